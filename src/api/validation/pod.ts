@@ -1,0 +1,524 @@
+/**
+ * Pod, PodSpec and PodTemplateSpec validation after upstream
+ * pkg/apis/core/validation (ValidatePodSpec, ValidatePodUpdate,
+ * ValidatePodTemplateSpec), with upstream's messages.
+ */
+import { field, type FieldError } from '../errors.js';
+import {
+  inclusiveRangeError,
+  isConfigMapKey,
+  isDNS1123Label,
+  isQualifiedName,
+  isValidLabelValue,
+  isValidPortName,
+  isValidPortNum,
+  nameIsDNSSubdomain,
+} from '../names.js';
+import { parseQuantity, type Quantity } from '../quantity.js';
+import { deepEqual, IS_NEGATIVE, keyPath, validateAnnotations, validateLabels, validateNonnegative, type Obj } from './meta.js';
+
+const MAX_INT32 = 2147483647;
+/** upstream supportedPortProtocols, sorted as sets.List returns them. */
+export const PORT_PROTOCOLS = ['SCTP', 'TCP', 'UDP'] as const;
+/** upstream's list of volume source fields, in the order validateVolumeSource checks them. */
+const VOLUME_SOURCES = [
+  'hostPath', 'emptyDir', 'gitRepo', 'gcePersistentDisk', 'awsElasticBlockStore', 'secret', 'nfs', 'iscsi', 'glusterfs',
+  'flocker', 'persistentVolumeClaim', 'rbd', 'quobyte', 'cinder', 'cephfs', 'downwardAPI', 'fc', 'azureFile',
+  'vsphereVolume', 'photonPersistentDisk', 'portworxVolume', 'azureDisk', 'storageos', 'flexVolume', 'configMap',
+  'scaleIO', 'projected', 'csi', 'ephemeral', 'image',
+];
+const STANDARD_CONTAINER_RESOURCES = new Set(['cpu', 'memory', 'ephemeral-storage']);
+
+/** DNS-1123 label check producing Invalid errors on `path` (upstream ValidateDNS1123Label). */
+export function validateDNS1123Label(value: string, path: string): FieldError[] {
+  return isDNS1123Label(value).map((m) => field.invalid(path, value, m));
+}
+
+/** helper.IsNativeResource: no domain, or a kubernetes.io domain. */
+function isNativeResource(name: string): boolean {
+  return !name.includes('/') || name.includes('kubernetes.io/');
+}
+
+/** helper.IsOvercommitAllowed: only native, non-hugepage resources may have requests below limits. */
+export function isOvercommitAllowed(name: string): boolean {
+  return isNativeResource(name) && !name.startsWith('hugepages-');
+}
+
+/** Parses a quantity for validation, reporting upstream-like errors instead of throwing. */
+function quantityAt(value: unknown, path: string, errs: FieldError[]): Quantity | undefined {
+  try {
+    return parseQuantity(value as string | number);
+  } catch (e) {
+    errs.push(field.invalid(path, value, (e as Error).message));
+    return undefined;
+  }
+}
+
+/** ValidateResourceQuantityValue: non-negative, and whole for integer resources (extended resources). */
+export function validateResourceQuantityValue(name: string, q: Quantity, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  if (q.nanos < 0n) errs.push(field.invalid(path, q.toString(), IS_NEGATIVE));
+  // helper.IsIntegerResourceName: extended resources (and a few standard counts) must be whole numbers
+  if (!isNativeResource(name) && q.nanos % 1_000_000_000n !== 0n) errs.push(field.invalid(path, q.toString(), 'must be an integer'));
+  return errs;
+}
+
+/** validateResourceName + validateContainerResourceName. */
+function validateContainerResourceName(name: string, path: string): FieldError[] {
+  const errs = isQualifiedName(name).map((m) => field.invalid(path, name, m));
+  if (errs.length > 0) return errs;
+  if (!name.includes('/')) {
+    if (!STANDARD_CONTAINER_RESOURCES.has(name) && !name.startsWith('hugepages-')) {
+      return [field.invalid(path, name, 'must be a standard resource for containers')];
+    }
+  } else if (!isNativeResource(name) && name.startsWith('requests.')) {
+    return [field.invalid(path, name, "doesn't follow extended resource name standard")];
+  }
+  return errs;
+}
+
+/** ValidateResourceRequirements: names, quantities, requests ≤ limits (equal for extended resources). */
+export function validateResourceRequirements(res: Obj | undefined, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  const limits: Obj = res?.limits ?? {};
+  const requests: Obj = res?.requests ?? {};
+  const limPath = `${path}.limits`;
+  const reqPath = `${path}.requests`;
+  const limQ = new Map<string, Quantity>();
+  for (const [name, v] of Object.entries(limits)) {
+    const p = keyPath(limPath, name);
+    errs.push(...validateContainerResourceName(name, p));
+    const q = quantityAt(v, p, errs);
+    if (q) {
+      errs.push(...validateResourceQuantityValue(name, q, p));
+      limQ.set(name, q);
+    }
+  }
+  for (const [name, v] of Object.entries(requests)) {
+    const p = keyPath(reqPath, name);
+    errs.push(...validateContainerResourceName(name, p));
+    const q = quantityAt(v, p, errs);
+    if (!q) continue;
+    errs.push(...validateResourceQuantityValue(name, q, p));
+    const lim = limQ.get(name);
+    if (lim) {
+      if (q.cmp(lim) !== 0 && !isOvercommitAllowed(name)) {
+        errs.push(field.invalid(reqPath, q.toString(), `must be equal to ${name} limit of ${lim.toString()}`));
+      } else if (q.cmp(lim) > 0) {
+        errs.push(field.invalid(reqPath, q.toString(), `must be less than or equal to ${name} limit of ${lim.toString()}`));
+      }
+    } else if (!isOvercommitAllowed(name) && !(name in limits)) {
+      errs.push(field.required(limPath, 'Limit must be set for non overcommitable resources'));
+    }
+  }
+  return errs;
+}
+
+/** validateContainerPorts: names IANA_SVC_NAME and unique, port numbers, protocol enum. */
+function validateContainerPorts(ports: unknown, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  const names = new Set<string>();
+  (Array.isArray(ports) ? ports : []).forEach((port: Obj, i: number) => {
+    const p = `${path}[${i}]`;
+    if (port?.name) {
+      const msgs = isValidPortName(port.name);
+      if (msgs.length > 0) for (const m of msgs) errs.push(field.invalid(`${p}.name`, port.name, m));
+      else if (names.has(port.name)) errs.push(field.duplicate(`${p}.name`, port.name));
+      else names.add(port.name);
+    }
+    if (!port?.containerPort) errs.push(field.required(`${p}.containerPort`, ''));
+    else for (const m of isValidPortNum(port.containerPort)) errs.push(field.invalid(`${p}.containerPort`, port.containerPort, m));
+    if (port?.hostPort) for (const m of isValidPortNum(port.hostPort)) errs.push(field.invalid(`${p}.hostPort`, port.hostPort, m));
+    if (!port?.protocol) errs.push(field.required(`${p}.protocol`, ''));
+    else if (!(PORT_PROTOCOLS as readonly string[]).includes(port.protocol)) errs.push(field.notSupported(`${p}.protocol`, port.protocol, PORT_PROTOCOLS));
+  });
+  return errs;
+}
+
+/** ValidateEnv with RelaxedEnvironmentVariableValidation (beta, on by default in 1.32): printable ASCII except '='. */
+function validateEnv(env: unknown, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  (Array.isArray(env) ? env : []).forEach((ev: Obj, i: number) => {
+    const p = `${path}[${i}]`;
+    const name = String(ev?.name ?? '');
+    if (!name) errs.push(field.required(`${p}.name`, ''));
+    if (!name) errs.push(field.invalid(`${p}.name`, name, 'environment variable name must be non-empty'));
+    else if (!/^[\x20-\x3c\x3e-\x7e]+$/.test(name)) {
+      errs.push(field.invalid(`${p}.name`, name, "a valid environment variable name must consist only of printable ASCII characters other than '='"));
+    }
+    const vf: Obj | undefined = ev?.valueFrom;
+    if (vf) {
+      const vp = `${p}.valueFrom`;
+      const sources = ['fieldRef', 'resourceFieldRef', 'configMapKeyRef', 'secretKeyRef'].filter((k) => vf[k]);
+      if (sources.length === 0) errs.push(field.invalid(vp, '', 'must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`'));
+      if (sources.length > 1) errs.push(field.invalid(vp, '', 'may not have more than one field specified at a time'));
+      if (ev.value && sources.length > 0) errs.push(field.invalid(vp, '', 'may not be specified when `value` is not empty'));
+      for (const k of ['configMapKeyRef', 'secretKeyRef']) {
+        const ref: Obj | undefined = vf[k];
+        if (!ref) continue;
+        if (!ref.name) errs.push(field.required(`${vp}.${k}.name`, ''));
+        if (!ref.key) errs.push(field.required(`${vp}.${k}.key`, ''));
+        else for (const m of isConfigMapKey(ref.key)) errs.push(field.invalid(`${vp}.${k}.key`, ref.key, m));
+      }
+      if (vf.fieldRef) {
+        if (!vf.fieldRef.fieldPath) errs.push(field.required(`${vp}.fieldRef.fieldPath`, ''));
+      }
+      if (vf.resourceFieldRef && !vf.resourceFieldRef.resource) errs.push(field.required(`${vp}.resourceFieldRef.resource`, ''));
+    }
+  });
+  return errs;
+}
+
+/** ValidateVolumeMounts: the volume must exist, mountPath required and unique. */
+function validateVolumeMounts(mounts: unknown, volumes: Set<string>, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  const points = new Set<string>();
+  (Array.isArray(mounts) ? mounts : []).forEach((m: Obj, i: number) => {
+    const p = `${path}[${i}]`;
+    const name = String(m?.name ?? '');
+    if (!name) errs.push(field.required(`${p}.name`, ''));
+    if (!volumes.has(name)) errs.push(field.notFound(`${p}.name`, name));
+    const mp = String(m?.mountPath ?? '');
+    if (!mp) errs.push(field.required(`${p}.mountPath`, ''));
+    if (points.has(mp)) errs.push(field.invalid(`${p}.mountPath`, mp, 'must be unique'));
+    points.add(mp);
+    if (m?.subPath) errs.push(...validateLocalDescendingPath(m.subPath, `${p}.subPath`));
+    if (m?.mountPropagation !== undefined && !['None', 'HostToContainer', 'Bidirectional'].includes(m.mountPropagation)) {
+      errs.push(field.notSupported(`${p}.mountPropagation`, m.mountPropagation, ['Bidirectional', 'HostToContainer', 'None']));
+    }
+  });
+  return errs;
+}
+
+/** validateLocalDescendingPath: relative, no '..' element. */
+function validateLocalDescendingPath(target: string, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  if (target.startsWith('/')) errs.push(field.invalid(path, target, 'must be a relative path'));
+  if (target.split(/[\\/]/).includes('..')) errs.push(field.invalid(path, target, "must not contain '..'"));
+  return errs;
+}
+
+/** validatePullPolicy. */
+function validatePullPolicy(policy: unknown, path: string): FieldError[] {
+  if (policy === 'Always' || policy === 'IfNotPresent' || policy === 'Never') return [];
+  if (!policy) return [field.required(path, '')];
+  return [field.notSupported(path, policy, ['Always', 'IfNotPresent', 'Never'])];
+}
+
+/** validateProbe basics: one handler, and upstream's numeric lower bounds. */
+function validateProbe(probe: Obj | undefined, path: string): FieldError[] {
+  if (!probe) return [];
+  const errs: FieldError[] = [];
+  const handlers = ['exec', 'httpGet', 'tcpSocket', 'grpc'].filter((k) => probe[k]);
+  if (handlers.length === 0) errs.push(field.required(path, 'must specify a handler type'));
+  else if (handlers.length > 1) errs.push(field.forbidden(`${path}.${handlers[1]}`, 'may not specify more than 1 handler type'));
+  for (const k of ['initialDelaySeconds', 'timeoutSeconds', 'periodSeconds', 'successThreshold', 'failureThreshold']) {
+    errs.push(...validateNonnegative(probe[k], `${path}.${k}`));
+  }
+  if (probe.httpGet) errs.push(...validatePortNumOrName(probe.httpGet.port, `${path}.httpGet.port`));
+  if (probe.tcpSocket) errs.push(...validatePortNumOrName(probe.tcpSocket.port, `${path}.tcpSocket.port`));
+  return errs;
+}
+
+/** ValidatePortNumOrName: an int-or-string port. */
+export function validatePortNumOrName(port: unknown, path: string): FieldError[] {
+  if (typeof port === 'number') return isValidPortNum(port).map((m) => field.invalid(path, port, m));
+  if (typeof port === 'string') {
+    if (/^[0-9]+$/.test(port)) return isValidPortNum(Number(port)).map((m) => field.invalid(path, Number(port), m));
+    return isValidPortName(port).map((m) => field.invalid(path, port, m));
+  }
+  return [field.invalid(path, port ?? null, 'must contain an int or string')];
+}
+
+/** validateContainerCommon plus the per-list checks (unique names) of validateContainers/validateInitContainers. */
+function validateContainerList(list: unknown, volumes: Set<string>, path: string, seen: Set<string>, regular: boolean): FieldError[] {
+  const errs: FieldError[] = [];
+  const containers: Obj[] = Array.isArray(list) ? list : [];
+  if (regular && containers.length === 0) errs.push(field.required(path, ''));
+  containers.forEach((c, i) => {
+    const p = `${path}[${i}]`;
+    const name = String(c?.name ?? '');
+    if (!name) errs.push(field.required(`${p}.name`, ''));
+    else errs.push(...validateDNS1123Label(name, `${p}.name`));
+    if (!c?.image) errs.push(field.required(`${p}.image`, ''));
+    const tmp = c?.terminationMessagePolicy;
+    if (tmp === undefined || tmp === '') errs.push(field.required(`${p}.terminationMessagePolicy`, "must be 'File' or 'FallbackToLogsOnError'"));
+    else if (tmp !== 'File' && tmp !== 'FallbackToLogsOnError') errs.push(field.notSupported(`${p}.terminationMessagePolicy`, tmp, ['File', 'FallbackToLogsOnError']));
+    errs.push(...validateContainerPorts(c?.ports, `${p}.ports`));
+    errs.push(...validateEnv(c?.env, `${p}.env`));
+    errs.push(...validateVolumeMounts(c?.volumeMounts, volumes, `${p}.volumeMounts`));
+    errs.push(...validatePullPolicy(c?.imagePullPolicy, `${p}.imagePullPolicy`));
+    errs.push(...validateResourceRequirements(c?.resources, `${p}.resources`));
+    if (seen.has(name)) errs.push(field.duplicate(`${p}.name`, name));
+    else seen.add(name);
+    if (regular) {
+      errs.push(...validateProbe(c?.livenessProbe, `${p}.livenessProbe`));
+      errs.push(...validateProbe(c?.readinessProbe, `${p}.readinessProbe`));
+      errs.push(...validateProbe(c?.startupProbe, `${p}.startupProbe`));
+      if (c?.livenessProbe && c.livenessProbe.successThreshold !== undefined && c.livenessProbe.successThreshold !== 1) {
+        errs.push(field.invalid(`${p}.livenessProbe.successThreshold`, c.livenessProbe.successThreshold, 'must be 1'));
+      }
+      if (c?.restartPolicy !== undefined) errs.push(field.forbidden(`${p}.restartPolicy`, 'may not be set for non-init containers'));
+    } else if (c?.restartPolicy !== undefined && c.restartPolicy !== 'Always') {
+      errs.push(field.notSupported(`${p}.restartPolicy`, c.restartPolicy, ['Always']));
+    }
+  });
+  return errs;
+}
+
+/** ValidateVolumes: names DNS labels and unique, exactly one source, the source's required parts. */
+function validateVolumes(volumes: unknown, path: string): { errs: FieldError[]; names: Set<string> } {
+  const errs: FieldError[] = [];
+  const names = new Set<string>();
+  (Array.isArray(volumes) ? volumes : []).forEach((v: Obj, i: number) => {
+    const p = `${path}[${i}]`;
+    const el: FieldError[] = [];
+    let n = 0;
+    for (const src of VOLUME_SOURCES) {
+      if (v?.[src] === undefined || v[src] === null) continue;
+      if (n > 0) {
+        el.push(field.forbidden(`${p}.${src}`, 'may not specify more than 1 volume type'));
+        continue;
+      }
+      n++;
+      el.push(...validateVolumeSourceDetail(src, v[src], `${p}.${src}`));
+    }
+    if (n === 0) el.push(field.required(p, 'must specify a volume type'));
+    const name = String(v?.name ?? '');
+    if (!name) el.push(field.required(`${p}.name`, ''));
+    else el.push(...validateDNS1123Label(name, `${p}.name`));
+    if (names.has(name)) el.push(field.duplicate(`${p}.name`, name));
+    if (el.length === 0) names.add(name);
+    else {
+      names.add(name); // still let mounts resolve it; upstream reports the volume's own errors only once
+      errs.push(...el);
+    }
+  });
+  return { errs, names };
+}
+
+/** The required parts of the common volume sources. */
+function validateVolumeSourceDetail(kind: string, s: Obj, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  const mode = (m: unknown, p: string) => {
+    if (m !== undefined && m !== null && (typeof m !== 'number' || m < 0 || m > 0o777)) {
+      errs.push(field.invalid(p, m, 'must be a number between 0 and 0777 (octal), both inclusive'));
+    }
+  };
+  switch (kind) {
+    case 'hostPath':
+      if (!s.path) errs.push(field.required(`${path}.path`, ''));
+      break;
+    case 'secret':
+      if (!s.secretName) errs.push(field.required(`${path}.secretName`, ''));
+      mode(s.defaultMode, `${path}.defaultMode`);
+      break;
+    case 'configMap':
+      if (!s.name) errs.push(field.required(`${path}.name`, ''));
+      mode(s.defaultMode, `${path}.defaultMode`);
+      break;
+    case 'persistentVolumeClaim':
+      if (!s.claimName) errs.push(field.required(`${path}.claimName`, ''));
+      break;
+    case 'nfs':
+      if (!s.server) errs.push(field.required(`${path}.server`, ''));
+      if (!s.path) errs.push(field.required(`${path}.path`, ''));
+      else if (!String(s.path).startsWith('/')) errs.push(field.invalid(`${path}.path`, s.path, 'must be an absolute path'));
+      break;
+    case 'emptyDir':
+      if (s.medium !== undefined && !['', 'Memory', 'HugePages'].includes(s.medium) && !String(s.medium).startsWith('HugePages-')) {
+        errs.push(field.notSupported(`${path}.medium`, s.medium, ['', 'Memory', 'HugePages']));
+      }
+      if (s.sizeLimit !== undefined) {
+        try {
+          if (parseQuantity(s.sizeLimit).nanos < 0n) errs.push(field.invalid(`${path}.sizeLimit`, String(s.sizeLimit), IS_NEGATIVE));
+        } catch (e) {
+          errs.push(field.invalid(`${path}.sizeLimit`, s.sizeLimit, (e as Error).message));
+        }
+      }
+      break;
+    case 'csi':
+      if (!s.driver) errs.push(field.required(`${path}.driver`, ''));
+      break;
+    case 'projected':
+      mode(s.defaultMode, `${path}.defaultMode`);
+      break;
+    case 'downwardAPI':
+      mode(s.defaultMode, `${path}.defaultMode`);
+      break;
+  }
+  return errs;
+}
+
+/** ValidateTolerations. */
+export function validateTolerations(tolerations: unknown, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  (Array.isArray(tolerations) ? tolerations : []).forEach((t: Obj, i: number) => {
+    const p = `${path}[${i}]`;
+    const key = String(t?.key ?? '');
+    if (key) for (const m of isQualifiedName(key)) errs.push(field.invalid(`${p}.key`, key, m));
+    if (!key && t?.operator !== 'Exists') {
+      errs.push(field.invalid(`${p}.operator`, t?.operator ?? '', 'operator must be Exists when `key` is empty, which means "match all values and all keys"'));
+    }
+    if (t?.tolerationSeconds !== undefined && t?.tolerationSeconds !== null && t?.effect !== 'NoExecute') {
+      errs.push(field.invalid(`${p}.effect`, t?.effect ?? '', "effect must be 'NoExecute' when `tolerationSeconds` is set"));
+    }
+    switch (t?.operator) {
+      case undefined:
+      case '':
+      case 'Equal':
+        for (const m of isValidLabelValue(String(t?.value ?? ''))) errs.push(field.invalid(`${p}.operator`, t?.value, m));
+        break;
+      case 'Exists':
+        if (t.value) errs.push(field.invalid(`${p}.operator`, t.value, "value must be empty when `operator` is 'Exists'"));
+        break;
+      default:
+        errs.push(field.notSupported(`${p}.operator`, t.operator, ['Equal', 'Exists']));
+    }
+    if (t?.effect && !['NoSchedule', 'PreferNoSchedule', 'NoExecute'].includes(t.effect)) {
+      errs.push(field.notSupported(`${p}.effect`, t.effect, ['NoSchedule', 'PreferNoSchedule', 'NoExecute']));
+    }
+  });
+  return errs;
+}
+
+/** validateRestartPolicy. */
+function validateRestartPolicy(policy: unknown, path: string): FieldError[] {
+  if (policy === 'Always' || policy === 'OnFailure' || policy === 'Never') return [];
+  if (!policy) return [field.required(path, '')];
+  return [field.notSupported(path, policy, ['Always', 'OnFailure', 'Never'])];
+}
+
+/** validateDNSPolicy. */
+function validateDNSPolicy(policy: unknown, path: string): FieldError[] {
+  if (policy === 'ClusterFirstWithHostNet' || policy === 'ClusterFirst' || policy === 'Default' || policy === 'None') return [];
+  if (!policy) return [field.required(path, '')];
+  return [field.notSupported(path, policy, ['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'])];
+}
+
+/** ValidatePodSpec (the parts Kite enforces), in upstream's order. */
+export function validatePodSpec(spec: Obj | undefined, path: string): FieldError[] {
+  const s: Obj = spec ?? {};
+  const errs: FieldError[] = [];
+  const vols = validateVolumes(s.volumes, `${path}.volumes`);
+  errs.push(...vols.errs);
+  const seen = new Set<string>();
+  errs.push(...validateContainerList(s.containers, vols.names, `${path}.containers`, seen, true));
+  errs.push(...validateContainerList(s.initContainers, vols.names, `${path}.initContainers`, seen, false));
+  errs.push(...validateRestartPolicy(s.restartPolicy, `${path}.restartPolicy`));
+  errs.push(...validateDNSPolicy(s.dnsPolicy, `${path}.dnsPolicy`));
+  if (s.dnsPolicy === 'None' && !s.dnsConfig) {
+    errs.push(field.required(`${path}.dnsConfig`, "must provide `dnsConfig` when `dnsPolicy` is None"));
+  }
+  errs.push(...validateLabels(s.nodeSelector, `${path}.nodeSelector`));
+  if (s.serviceAccountName) for (const m of nameIsDNSSubdomain(s.serviceAccountName, false)) errs.push(field.invalid(`${path}.serviceAccountName`, s.serviceAccountName, m));
+  if (s.nodeName) for (const m of nameIsDNSSubdomain(s.nodeName, false)) errs.push(field.invalid(`${path}.nodeName`, s.nodeName, m));
+  if (s.activeDeadlineSeconds !== undefined && s.activeDeadlineSeconds !== null) {
+    const v = s.activeDeadlineSeconds;
+    if (typeof v !== 'number' || v < 1 || v > MAX_INT32) errs.push(field.invalid(`${path}.activeDeadlineSeconds`, v, inclusiveRangeError(1, MAX_INT32)));
+  }
+  if (s.hostname) errs.push(...validateDNS1123Label(s.hostname, `${path}.hostname`));
+  if (s.subdomain) errs.push(...validateDNS1123Label(s.subdomain, `${path}.subdomain`));
+  errs.push(...validateTolerations(s.tolerations, `${path}.tolerations`));
+  if (s.priorityClassName) for (const m of nameIsDNSSubdomain(s.priorityClassName, false)) errs.push(field.invalid(`${path}.priorityClassName`, s.priorityClassName, m));
+  if (s.preemptionPolicy !== undefined && s.preemptionPolicy !== 'PreemptLowerPriority' && s.preemptionPolicy !== 'Never') {
+    errs.push(field.notSupported(`${path}.preemptionPolicy`, s.preemptionPolicy, ['Never', 'PreemptLowerPriority']));
+  }
+  (Array.isArray(s.schedulingGates) ? s.schedulingGates : []).forEach((g: Obj, i: number) => {
+    for (const m of isQualifiedName(String(g?.name ?? ''))) errs.push(field.invalid(`${path}.schedulingGates[${i}].name`, g?.name ?? '', m));
+  });
+  return errs;
+}
+
+/** ValidatePodTemplateSpec: template labels/annotations and the pod spec; no ephemeral containers. */
+export function validatePodTemplateSpec(template: Obj | undefined, path: string): FieldError[] {
+  if (!template) return [field.required(path, '')];
+  const errs: FieldError[] = [];
+  errs.push(...validateLabels(template.metadata?.labels, `${path}.labels`));
+  errs.push(...validateAnnotations(template.metadata?.annotations, `${path}.annotations`));
+  errs.push(...validatePodSpec(template.spec, `${path}.spec`));
+  if (Array.isArray(template.spec?.ephemeralContainers) && template.spec.ephemeralContainers.length > 0) {
+    errs.push(field.forbidden(`${path}.spec.ephemeralContainers`, 'ephemeral containers not allowed in pod template'));
+  }
+  return errs;
+}
+
+/** The fields a pod spec update may change (InPlacePodVerticalScaling is off by default in 1.32). */
+const UPDATABLE_POD_SPEC_FIELDS = [
+  '`spec.containers[*].image`',
+  '`spec.initContainers[*].image`',
+  '`spec.activeDeadlineSeconds`',
+  '`spec.tolerations` (only additions to existing tolerations)',
+  '`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)',
+];
+
+/** ValidatePodUpdate's spec rules (metadata is validated by the caller). */
+export function validatePodUpdate(pod: Obj, old: Obj): FieldError[] {
+  const errs: FieldError[] = [];
+  const spec: Obj = pod.spec ?? {};
+  const oldSpec: Obj = old.spec ?? {};
+  errs.push(...validatePodSpec(spec, 'spec'));
+  // activeDeadlineSeconds may be set, or lowered, never removed or raised
+  const ads = spec.activeDeadlineSeconds;
+  const oldAds = oldSpec.activeDeadlineSeconds;
+  if (oldAds !== undefined && oldAds !== null) {
+    if (ads === undefined || ads === null) errs.push(field.invalid('spec.activeDeadlineSeconds', null, 'must not update from a positive integer to nil value'));
+    else if (ads > oldAds) errs.push(field.invalid('spec.activeDeadlineSeconds', ads, 'must be less than or equal to previous value'));
+  }
+  // tolerations: only additions
+  const newTol: Obj[] = spec.tolerations ?? [];
+  for (const [i, t] of ((oldSpec.tolerations ?? []) as Obj[]).entries()) {
+    const kept = newTol.some((n) => deepEqual(n, t) || (n.key === t.key && n.operator === t.operator && n.value === t.value && n.effect === t.effect && t.effect === 'NoExecute' && n.tolerationSeconds !== undefined && (t.tolerationSeconds === undefined || n.tolerationSeconds <= t.tolerationSeconds)));
+    if (!kept) errs.push(field.forbidden(`spec.tolerations[${i}]`, 'existing toleration can not be modified except its tolerationSeconds'));
+  }
+  // scheduling gates may only be removed
+  const oldGates = new Set(((oldSpec.schedulingGates ?? []) as Obj[]).map((g) => g.name));
+  for (const g of (spec.schedulingGates ?? []) as Obj[]) {
+    if (!oldGates.has(g.name)) {
+      errs.push(field.forbidden('spec.schedulingGates', 'only deletion is allowed, but found new scheduling gate \'' + g.name + "'"));
+      break;
+    }
+  }
+  // Munge the allowed fields of the new spec to the old values and require the rest to be identical.
+  const munged: Obj = structuredClone(spec);
+  for (const list of ['containers', 'initContainers']) {
+    const nl: Obj[] = munged[list] ?? [];
+    const ol: Obj[] = oldSpec[list] ?? [];
+    nl.forEach((c, i) => {
+      if (i < ol.length) c.image = ol[i]!.image;
+    });
+  }
+  munged.activeDeadlineSeconds = oldSpec.activeDeadlineSeconds;
+  munged.tolerations = oldSpec.tolerations;
+  munged.schedulingGates = oldSpec.schedulingGates;
+  munged.ephemeralContainers = oldSpec.ephemeralContainers;
+  if ((oldSpec.terminationGracePeriodSeconds ?? 0) < 0 && spec.terminationGracePeriodSeconds === 1) {
+    munged.terminationGracePeriodSeconds = oldSpec.terminationGracePeriodSeconds;
+  }
+  if (oldGates.size > 0) {
+    // a gated pod may have its node affinity / selector tightened (checked loosely here)
+    munged.nodeSelector = oldSpec.nodeSelector;
+    munged.affinity = oldSpec.affinity;
+  }
+  if (!deepEqual(munged, oldSpec)) {
+    errs.push(field.forbidden('spec', `pod updates may not change fields other than ${UPDATABLE_POD_SPEC_FIELDS.join(',')}\n${specDiff(oldSpec, munged)}`));
+  }
+  return errs;
+}
+
+/** A short rendering of which spec fields differ (upstream prints a Go cmp.Diff of the structs). */
+function specDiff(oldSpec: Obj, newSpec: Obj): string {
+  const keys = [...new Set([...Object.keys(oldSpec), ...Object.keys(newSpec)])].filter((k) => !deepEqual(oldSpec[k], newSpec[k]));
+  const lines = ['  core.PodSpec{'];
+  for (const k of keys) {
+    if (oldSpec[k] !== undefined) lines.push(`- \t${k}: ${JSON.stringify(oldSpec[k])},`);
+    if (newSpec[k] !== undefined) lines.push(`+ \t${k}: ${JSON.stringify(newSpec[k])},`);
+  }
+  lines.push('  }');
+  return lines.join('\n');
+}
+
+/** Pod create validation (spec only). */
+export function validatePod(pod: Obj): FieldError[] {
+  return validatePodSpec(pod.spec, 'spec');
+}

@@ -1,0 +1,236 @@
+/**
+ * Strategies of the built-in resources: what each kind does beyond the
+ * generic store (upstream's pkg/registry/<group>/<resource>/strategy.go).
+ */
+import { ApiError, errors, field } from '../../api/errors.js';
+import type { Strategy } from './strategy.js';
+import { NODE_PORT_RANGE, RangeAllocator, ipToNumber, numberToIp, parseCidr, serviceIpAllocator } from './ipalloc.js';
+
+/** Resources whose metadata.generation follows spec changes. */
+const TRACK_GENERATION = new Set([
+  'apps/deployments',
+  'apps/replicasets',
+  'apps/statefulsets',
+  'apps/daemonsets',
+  'batch/jobs',
+  'batch/cronjobs',
+  '/replicationcontrollers',
+  'autoscaling/horizontalpodautoscalers',
+  'policy/poddisruptionbudgets',
+  'networking.k8s.io/ingresses',
+  'networking.k8s.io/networkpolicies',
+  'apiextensions.k8s.io/customresourcedefinitions',
+]);
+
+/** Resources that accept PUT of an object that does not exist yet. */
+const CREATE_ON_UPDATE = new Set(['/events', 'events.k8s.io/events', '/endpoints', 'discovery.k8s.io/endpointslices', 'coordination.k8s.io/leases']);
+
+/** upstream qos.GetPodQOS: Guaranteed, Burstable or BestEffort. */
+export function podQosClass(pod: any): string {
+  const containers = [...(pod?.spec?.containers ?? []), ...(pod?.spec?.initContainers ?? [])];
+  let any = false;
+  let guaranteed = true;
+  for (const c of containers) {
+    const req = c?.resources?.requests ?? {};
+    const lim = c?.resources?.limits ?? {};
+    for (const r of ['cpu', 'memory']) {
+      if (req[r] !== undefined || lim[r] !== undefined) any = true;
+      if (lim[r] === undefined) guaranteed = false;
+      else if (req[r] !== undefined && String(req[r]) !== String(lim[r])) guaranteed = false;
+    }
+  }
+  if (!any) return 'BestEffort';
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
+const podStrategy: Strategy = {
+  prepareForCreate(pod) {
+    pod.status = { phase: 'Pending', qosClass: podQosClass(pod) };
+  },
+  gracePeriod(pod, requested) {
+    // upstream pod CheckGracefulDelete: unscheduled or finished pods go at once.
+    if (!pod.spec?.nodeName) return 0;
+    if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return 0;
+    if (requested !== undefined) return Math.max(0, requested);
+    return pod.spec?.terminationGracePeriodSeconds ?? 30;
+  },
+};
+
+const namespaceStrategy: Strategy = {
+  prepareForCreate(ns) {
+    ns.status = { phase: 'Active' };
+  },
+  // spec.finalizers (the namespace controller's "kubernetes") hold a deleting namespace until its content is gone.
+  holdsDeletion: (ns) => (ns.spec?.finalizers?.length ?? 0) > 0,
+  markDeleting(ns) {
+    ns.status = { ...(ns.status ?? {}), phase: 'Terminating' };
+  },
+};
+
+const nodeStrategy: Strategy = {
+  keepStatusOnCreate: true,
+};
+
+const pvStrategy: Strategy = {
+  prepareForCreate(pv) {
+    pv.status = { phase: 'Pending' };
+  },
+};
+
+const pvcStrategy: Strategy = {
+  prepareForCreate(pvc) {
+    pvc.status = { phase: 'Pending' };
+  },
+};
+
+/** Service cluster IP and node port allocation. */
+export class ServiceAllocator {
+  readonly ips: RangeAllocator;
+  readonly nodePorts = new RangeAllocator(NODE_PORT_RANGE.first, NODE_PORT_RANGE.last);
+  readonly cidrText: string;
+
+  constructor(serviceCidr: string) {
+    const cidr = parseCidr(serviceCidr);
+    this.ips = serviceIpAllocator(cidr);
+    this.cidrText = serviceCidr;
+  }
+
+  /** Marks what an existing (stored) Service holds. */
+  restore(svc: any): void {
+    const ip = ipToNumber(svc?.spec?.clusterIP ?? '');
+    if (ip !== undefined && this.ips.contains(ip)) this.ips.claim(ip);
+    for (const p of svc?.spec?.ports ?? []) if (p?.nodePort) this.nodePorts.claim(p.nodePort);
+  }
+
+  /** The strategy that allocates for Services. */
+  strategy(): Strategy {
+    return {
+      allocate: (svc, old) => this.allocate(svc, old),
+      release: (svc) => this.release(svc),
+      prepareForUpdate(svc, old) {
+        // clusterIP is immutable; an update that omits it keeps the allocated one (upstream).
+        if (old.spec?.clusterIP && svc.spec && (svc.spec.clusterIP === undefined || svc.spec.clusterIP === '')) {
+          svc.spec.clusterIP = old.spec.clusterIP;
+          if (old.spec.clusterIPs && !svc.spec.clusterIPs) svc.spec.clusterIPs = old.spec.clusterIPs;
+        }
+        const oldPorts: any[] = old.spec?.ports ?? [];
+        for (const p of svc.spec?.ports ?? []) {
+          if (p.nodePort) continue;
+          const same = oldPorts.find((o) => o.port === p.port && (o.protocol ?? 'TCP') === (p.protocol ?? 'TCP') && o.nodePort);
+          if (same && needsNodePorts(svc)) p.nodePort = same.nodePort;
+        }
+      },
+    };
+  }
+
+  private allocate(svc: any, old: any | undefined): () => void {
+    const claimed: { ip?: number; ports: number[] } = { ports: [] };
+    const undo = () => {
+      if (claimed.ip !== undefined) this.ips.release(claimed.ip);
+      for (const p of claimed.ports) this.nodePorts.release(p);
+    };
+    const spec = (svc.spec ??= {});
+    try {
+      if (spec.type !== 'ExternalName' && spec.clusterIP !== 'None') {
+        const oldIp = old?.spec?.clusterIP;
+        if (!oldIp || oldIp === 'None') {
+          if (spec.clusterIP) {
+            const n = ipToNumber(spec.clusterIP);
+            if (n === undefined || !this.ips.contains(n)) {
+              throw invalidIp(svc, spec.clusterIP, `the provided IP (${spec.clusterIP}) is not in the valid range. The range of valid IPs is ${this.cidrText}`);
+            }
+            if (!this.ips.claim(n)) throw invalidIp(svc, spec.clusterIP, 'provided IP is already allocated');
+            claimed.ip = n;
+          } else {
+            const n = this.ips.next();
+            if (n === undefined) throw errors.internal(new Error('range is full'));
+            claimed.ip = n;
+            spec.clusterIP = numberToIp(n);
+          }
+          spec.clusterIPs = [spec.clusterIP];
+        }
+      }
+      if (needsNodePorts(svc)) {
+        const oldPorts = new Set<number>((old?.spec?.ports ?? []).map((p: any) => p.nodePort).filter(Boolean));
+        (spec.ports ?? []).forEach((p: any, i: number) => {
+          if (p.nodePort) {
+            if (oldPorts.has(p.nodePort)) return;
+            if (!this.nodePorts.contains(p.nodePort)) {
+              throw errors.invalid('', 'Service', svc.metadata.name, [
+                field.invalid(`spec.ports[${i}].nodePort`, p.nodePort, `provided port is not in the valid range. The range of valid ports is ${NODE_PORT_RANGE.first}-${NODE_PORT_RANGE.last}`),
+              ]);
+            }
+            if (!this.nodePorts.claim(p.nodePort)) {
+              throw errors.invalid('', 'Service', svc.metadata.name, [field.invalid(`spec.ports[${i}].nodePort`, p.nodePort, 'provided port is already allocated')]);
+            }
+            claimed.ports.push(p.nodePort);
+          } else {
+            const n = this.nodePorts.next();
+            if (n === undefined) throw errors.internal(new Error('node port range is full'));
+            claimed.ports.push(n);
+            p.nodePort = n;
+          }
+        });
+      }
+      if (old) {
+        // Ports no longer used by the updated Service go back to the pool.
+        const now = new Set<number>((spec.ports ?? []).map((p: any) => p.nodePort).filter(Boolean));
+        const gone = (old.spec?.ports ?? []).map((p: any) => p.nodePort).filter((p: number) => p && !now.has(p));
+        return () => {
+          undo();
+          void gone;
+        };
+      }
+    } catch (e) {
+      undo();
+      throw e;
+    }
+    return undo;
+  }
+
+  private release(svc: any): void {
+    const n = ipToNumber(svc?.spec?.clusterIP ?? '');
+    if (n !== undefined) this.ips.release(n);
+    for (const p of svc?.spec?.ports ?? []) if (p?.nodePort) this.nodePorts.release(p.nodePort);
+  }
+}
+
+function needsNodePorts(svc: any): boolean {
+  return svc?.spec?.type === 'NodePort' || svc?.spec?.type === 'LoadBalancer';
+}
+
+function invalidIp(svc: any, ip: string, why: string): ApiError {
+  return errors.invalid('', 'Service', svc.metadata?.name ?? '', [field.invalid('spec.clusterIPs', [ip], `failed to allocate IP ${ip}: ${why}`)]);
+}
+
+/** The strategy for a built-in resource (group '' is core). */
+export function builtinStrategy(group: string, resource: string, extra: { services?: ServiceAllocator; jobSelector?: (job: any) => void }): Strategy {
+  const key = `${group}/${resource}`;
+  let s: Strategy = {};
+  switch (key) {
+    case '/pods':
+      s = { ...podStrategy, returnDeletedObject: true };
+      break;
+    case '/namespaces':
+      s = { ...namespaceStrategy, returnDeletedObject: true };
+      break;
+    case '/nodes':
+      s = nodeStrategy;
+      break;
+    case '/persistentvolumes':
+      s = pvStrategy;
+      break;
+    case '/persistentvolumeclaims':
+      s = pvcStrategy;
+      break;
+    case '/services':
+      s = { ...(extra.services?.strategy() ?? {}), returnDeletedObject: true };
+      break;
+    case 'batch/jobs':
+      s = { prepareForCreate: (job) => extra.jobSelector?.(job) };
+      break;
+  }
+  if (TRACK_GENERATION.has(key)) s.trackGeneration = true;
+  if (CREATE_ON_UPDATE.has(key)) s.allowCreateOnUpdate = true;
+  return s;
+}

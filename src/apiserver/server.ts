@@ -1,0 +1,259 @@
+/**
+ * The API server: HTTPS listener, authentication, authorization, and routing
+ * of discovery, OpenAPI, health, version and resource requests.
+ */
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { timingSafeEqual } from 'node:crypto';
+import YAML from 'yaml';
+import { ApiError, errors } from '../api/errors.js';
+import type { Backend } from '../storage/backend.js';
+import { definitions } from '../api/generated/schema.js';
+import { parseRequestInfo, type RequestInfo } from './requestinfo.js';
+import { sendError, sendJson } from './http.js';
+import { aggregatedDiscovery, aggregatedMediaType, groupDocument, groupList, legacyCoreVersions, resourceList, wantsAggregated } from './discovery.js';
+import { OpenApiDocuments, openApiResponse } from './openapi.js';
+import { Registry } from './registry/registry.js';
+import { ResourceHandler, type ResourceHelpers } from './handler.js';
+import type { UserInfo } from './registry/strategy.js';
+import { userFromCertificate, type ClusterPki } from './auth/certs.js';
+import { Authorizer } from './auth/authorizer.js';
+import { ReviewHandler } from './auth/reviews.js';
+import { applyPatch } from './patch/index.js';
+import { applyServerSide, updateManagedFields, managerFromUserAgent } from './fieldmanager/index.js';
+import { printerFor } from './printers/index.js';
+import { decodeAgainstSchema } from './decode.js';
+import { CustomResources } from './customresources.js';
+import { bootstrap } from './bootstrap.js';
+import { KITE_VERSION, KUBERNETES_VERSION } from '../version.js';
+
+/** Configuration of the API server. */
+export interface ApiServerConfig {
+  backend: Backend;
+  pki: ClusterPki;
+  /** Bearer tokens accepted, mapped to users. */
+  tokens: Map<string, UserInfo>;
+  port: number;
+  bindAddress: string;
+  /** Address clients should use (for discovery's serverAddressByClientCIDRs and the kubernetes Service). */
+  advertiseAddress: string;
+  serviceCidr: string;
+  /** How often watches with allowWatchBookmarks get a BOOKMARK (upstream: about a minute). */
+  bookmarkIntervalMs?: number;
+  log?: (msg: string) => void;
+}
+
+/** The running API server. */
+export class ApiServer {
+  readonly registry: Registry;
+  private server?: Server;
+  private readonly openapi = new OpenApiDocuments(definitions, { version: `v${KUBERNETES_VERSION}` });
+  private readonly handler: ResourceHandler;
+  private readonly authorizer: Authorizer;
+  private readonly reviews: ReviewHandler;
+  private readonly crs: CustomResources;
+  private ready = false;
+  /** The port actually bound (useful with port 0). */
+  port = 0;
+
+  constructor(private readonly config: ApiServerConfig) {
+    this.registry = new Registry({
+      backend: config.backend,
+      serviceCidr: config.serviceCidr,
+      yamlParse: (s) => YAML.parse(s),
+      patch: { applyPatch, applyServerSide, updateManagedFields },
+    });
+    this.crs = new CustomResources(this.registry);
+    const helpers: ResourceHelpers = {
+      printer: (store) => this.crs.printer(store) ?? printerFor(store.info.group, store.info.kind),
+      decode: (store, obj) => {
+        if (store.info.custom) return this.crs.decode(store, obj);
+        if (!store.info.schema) return { unknown: [], typeErrors: [] };
+        return decodeAgainstSchema(store.types.resolver, store.info.schema, obj, true);
+      },
+      scale: (store) => this.crs.scale(store) ?? builtinScale(store.info.group, store.info.resource),
+      managerFromUserAgent,
+    };
+    this.handler = new ResourceHandler(helpers, config.bookmarkIntervalMs ?? 60_000);
+    this.authorizer = new Authorizer(this.registry);
+    this.reviews = new ReviewHandler(this.authorizer, config.tokens);
+  }
+
+  /** Loads storage, registers resources, listens, and resolves once ready. */
+  async start(): Promise<void> {
+    await this.registry.start();
+    this.registry.onChange(() => this.openapi.setResources(this.registry.resources()));
+    this.openapi.setResources(this.registry.resources());
+    await this.crs.start();
+    const { pki } = this.config;
+    this.server = createHttpsServer(
+      { cert: pki.serving.cert, key: pki.serving.key, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: false },
+      (req, res) => void this.serve(req, res),
+    );
+    this.server.keepAliveTimeout = 120_000;
+    this.server.headersTimeout = 130_000;
+    this.server.requestTimeout = 0;
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.config.port, this.config.bindAddress, () => resolve());
+    });
+    const addr = this.server.address();
+    this.port = typeof addr === 'object' && addr ? addr.port : this.config.port;
+    await bootstrap(this.registry, { advertiseAddress: this.config.advertiseAddress, port: this.port });
+    this.ready = true;
+  }
+
+  /** Stops listening and closes connections (including watches). */
+  async stop(): Promise<void> {
+    this.ready = false;
+    this.crs.stop();
+    await new Promise<void>((resolve) => {
+      if (!this.server) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    this.registry.stop();
+  }
+
+  private authenticate(req: IncomingMessage): UserInfo | undefined {
+    const auth = req.headers.authorization;
+    if (auth?.startsWith('Bearer ')) {
+      const token = auth.slice(7).trim();
+      for (const [t, user] of this.config.tokens) {
+        if (t.length === token.length && timingSafeEqual(Buffer.from(t), Buffer.from(token))) return user;
+      }
+      return undefined;
+    }
+    const sock = req.socket as TLSSocket;
+    if (sock.authorized) {
+      const cert = sock.getPeerCertificate();
+      const u = userFromCertificate(cert?.subject as unknown as Record<string, string | string[]>);
+      if (u) return { name: u.name, groups: [...u.groups, 'system:authenticated'] };
+    }
+    return undefined;
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'https://localhost');
+      const path = url.pathname;
+      // Health and version are open to everyone, as upstream's system:public-info-viewer allows.
+      if (path === '/healthz' || path === '/livez' || path === '/readyz' || path.startsWith('/readyz/') || path.startsWith('/livez/')) {
+        const ok = path.startsWith('/readyz') ? this.ready : true;
+        res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+        res.end(ok ? 'ok' : '[-]ready failed: starting\nreadyz check failed');
+        return;
+      }
+      if (path === '/version' || path === '/version/') return sendJson(res, 200, versionInfo());
+      const user = this.authenticate(req);
+      if (!user) {
+        res.setHeader('WWW-Authenticate', 'Basic realm="kubernetes-master"');
+        throw errors.unauthorized();
+      }
+      const info = parseRequestInfo(req.method ?? 'GET', path, url.searchParams);
+      if (!info.isResourceRequest) return this.nonResource(req, res, info, url);
+      if (this.reviews.handles(info)) {
+        await this.authorize(user, info);
+        return await this.reviews.handle(req, res, info, user);
+      }
+      const store = this.registry.lookup(info.group, info.version, info.resource);
+      if (!store) throw new ApiError('NotFound', 'the server could not find the requested resource', {});
+      await this.authorize(user, info);
+      await this.handler.handle(req, res, info, url.searchParams, store, user);
+    } catch (e) {
+      sendError(res, e);
+    }
+  }
+
+  private async authorize(user: UserInfo, info: RequestInfo): Promise<void> {
+    const decision = this.authorizer.authorize(user, {
+      verb: info.verb,
+      group: info.group,
+      resource: info.resource,
+      subresource: info.subresource,
+      namespace: info.namespace,
+      name: info.name,
+    });
+    if (!decision.allowed) {
+      const what = info.subresource ? `${info.resource}/${info.subresource}` : info.resource;
+      const scope = info.namespace ? ` in the namespace "${info.namespace}"` : info.resource === 'namespaces' || !info.namespace ? ' at the cluster scope' : '';
+      throw errors.forbidden(
+        { group: info.group, resource: info.resource },
+        info.name,
+        `User "${user.name}" cannot ${info.verb} resource "${what}" in API group "${info.group}"${scope}`,
+      );
+    }
+  }
+
+  private nonResource(req: IncomingMessage, res: ServerResponse, info: RequestInfo, url: URL): void {
+    const path = info.path.replace(/\/+$/, '') || '/';
+    const resources = this.registry.resources();
+    const accept = req.headers.accept;
+    if (path === '/api' || path === '/apis') {
+      const agg = wantsAggregated(accept);
+      if (agg) return sendJson(res, 200, aggregatedDiscovery(resources, path === '/api', agg), aggregatedMediaType(agg));
+      return sendJson(res, 200, path === '/api' ? legacyCoreVersions(`${this.config.advertiseAddress}:${this.port}`) : groupList(resources));
+    }
+    if (info.apiPrefix === 'api' && info.version && !info.group) {
+      const doc = resourceList(resources, '', info.version);
+      if (doc) return sendJson(res, 200, doc);
+    }
+    if (info.apiPrefix === 'apis' && info.group && !info.version) {
+      const doc = groupDocument(resources, info.group);
+      if (doc) return sendJson(res, 200, doc);
+    }
+    if (info.apiPrefix === 'apis' && info.group && info.version) {
+      const doc = resourceList(resources, info.group, info.version);
+      if (doc) return sendJson(res, 200, doc);
+    }
+    if (path.startsWith('/openapi/')) {
+      const r = openApiResponse(this.openapi, {
+        path,
+        hash: url.searchParams.get('hash') ?? undefined,
+        accept,
+        ifNoneMatch: req.headers['if-none-match'],
+      });
+      if (r) {
+        res.writeHead(r.status, r.headers);
+        res.end(r.body);
+        return;
+      }
+    }
+    if (path === '/') {
+      return sendJson(res, 200, { paths: ['/api', '/api/v1', '/apis', ...groupPaths(resources), '/healthz', '/livez', '/openapi/v2', '/openapi/v3', '/readyz', '/version'] });
+    }
+    throw new ApiError('NotFound', 'the server could not find the requested resource', {});
+  }
+}
+
+function groupPaths(resources: readonly { group: string; version: string }[]): string[] {
+  const out = new Set<string>();
+  for (const r of resources) if (r.group) out.add(`/apis/${r.group}/${r.version}`);
+  return [...out];
+}
+
+/** Scale subresource paths of built-in workloads. */
+function builtinScale(group: string, resource: string): { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string } | undefined {
+  const key = `${group}/${resource}`;
+  if (['apps/deployments', 'apps/replicasets', 'apps/statefulsets', '/replicationcontrollers'].includes(key)) {
+    return { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' };
+  }
+  return undefined;
+}
+
+/** The /version document. */
+export function versionInfo(): object {
+  const [major, minor] = KUBERNETES_VERSION.split('.');
+  return {
+    major,
+    minor,
+    gitVersion: `v${KUBERNETES_VERSION}+kite-${KITE_VERSION}`,
+    gitCommit: '',
+    gitTreeState: 'clean',
+    buildDate: '2026-01-01T00:00:00Z',
+    goVersion: `node${process.versions.node}`,
+    compiler: 'kite',
+    platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+  };
+}

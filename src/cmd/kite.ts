@@ -1,0 +1,36 @@
+/** The `kite` command: dispatches to its subcommands. */
+import { serverCommand } from './server.js';
+import { KITE_VERSION, KUBERNETES_VERSION } from '../version.js';
+
+const HELP = `Kite: a Kubernetes-compatible cluster for machine-learning work.
+
+Usage: kite <command> [options]
+
+Commands:
+  server    start the control plane (API server on embedded storage)
+  version   print Kite's version
+
+Run 'kite <command> --help' for a command's options.
+`;
+
+/** Entry point; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'server':
+      return serverCommand(rest);
+    case 'version':
+    case '--version':
+      process.stdout.write(`kite ${KITE_VERSION} (Kubernetes API ${KUBERNETES_VERSION})\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      process.stderr.write(`kite: unknown command "${cmd}"\n\n${HELP}`);
+      return 2;
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The control plane as one started component: storage, PKI, API server and
+ * the admin kubeconfig. `kite server` (and later `kite up`) start it.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
+import { openBackend } from '../storage/index.js';
+import type { Backend } from '../storage/backend.js';
+import { ensurePki } from '../apiserver/auth/certs.js';
+import { writeKubeconfig } from '../apiserver/auth/kubeconfig.js';
+import { ApiServer } from '../apiserver/server.js';
+import type { UserInfo } from '../apiserver/registry/strategy.js';
+
+/** Validated configuration of the control plane. */
+export interface ControlPlaneConfig {
+  dataDir: string;
+  port: number;
+  bindAddress: string;
+  datastore: 'sqlite' | 'memory';
+  advertiseAddress?: string;
+  serviceCidr: string;
+  /** Progress lines for the user. */
+  log: (msg: string) => void;
+}
+
+/** A running control plane. */
+export interface ControlPlane {
+  apiServer: ApiServer;
+  backend: Backend;
+  kubeconfigPath: string;
+  serverUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Checks a configuration and returns the first problem, if any. */
+export function validateConfig(c: ControlPlaneConfig): string | undefined {
+  if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) return `--port must be between 0 and 65535 (got ${c.port})`;
+  if (c.datastore !== 'sqlite' && c.datastore !== 'memory') return `--datastore must be "sqlite" or "memory" (got "${c.datastore}")`;
+  if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.serviceCidr)) return `--service-cidr must be an IPv4 CIDR such as 10.96.0.0/12 (got "${c.serviceCidr}")`;
+  return undefined;
+}
+
+function defaultAdvertiseAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+function adminToken(dataDir: string): string {
+  const path = join(dataDir, 'tls', 'admin.token');
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const t = randomBytes(24).toString('hex');
+  writeFileSync(path, `${t}\n`, { mode: 0o600 });
+  return t;
+}
+
+/** How often storage history is compacted, and how many revisions are kept (kine keeps 1000). */
+const COMPACT_INTERVAL_MS = 5 * 60 * 1000;
+const COMPACT_KEEP = 10_000;
+
+/** Starts the control plane; resolves once `/readyz` would answer ok and the kubeconfig is written. */
+export async function startControlPlane(config: ControlPlaneConfig, signal?: AbortSignal): Promise<ControlPlane> {
+  const problem = validateConfig(config);
+  if (problem) throw new Error(problem);
+  const { dataDir, log } = config;
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  log('Preparing certificates');
+  const pki = await ensurePki(join(dataDir, 'tls'));
+  const token = adminToken(dataDir);
+  const admin: UserInfo = { name: 'kite-admin', groups: ['system:masters', 'system:authenticated'] };
+  const backend = openBackend(config.datastore === 'memory' ? { datastore: 'memory' } : { datastore: 'sqlite', path: join(dataDir, 'db', 'state.db') });
+  log(config.datastore === 'memory' ? 'Opening in-memory storage (nothing is kept after exit)' : `Opening storage ${join(dataDir, 'db', 'state.db')}`);
+  await backend.start();
+  const advertiseAddress = config.advertiseAddress ?? defaultAdvertiseAddress();
+  const apiServer = new ApiServer({
+    backend,
+    pki,
+    tokens: new Map([[token, admin]]),
+    port: config.port,
+    bindAddress: config.bindAddress,
+    advertiseAddress,
+    serviceCidr: config.serviceCidr,
+  });
+  log('Starting the API server');
+  try {
+    await apiServer.start();
+  } catch (e) {
+    await backend.close();
+    throw e;
+  }
+  const serverUrl = `https://127.0.0.1:${apiServer.port}`;
+  const kubeconfigPath = join(dataDir, 'kubeconfig.yaml');
+  writeKubeconfig(kubeconfigPath, {
+    server: serverUrl,
+    caPem: pki.ca.cert,
+    clusterName: 'kite',
+    userName: 'kite-admin',
+    contextName: 'kite',
+    clientCertPem: pki.admin.cert,
+    clientKeyPem: pki.admin.key,
+  });
+  const compactor = setInterval(() => {
+    const rev = backend.currentRevision() - COMPACT_KEEP;
+    if (rev > backend.compactedRevision()) backend.compact(rev).catch((e) => log(`compaction failed: ${(e as Error).message}`));
+  }, COMPACT_INTERVAL_MS);
+  compactor.unref();
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      clearInterval(compactor);
+      await apiServer.stop();
+      await backend.close();
+    })());
+  signal?.addEventListener('abort', () => void stop(), { once: true });
+  return { apiServer, backend, kubeconfigPath, serverUrl, stop };
+}
