@@ -140,7 +140,7 @@ export class ResourceHandler {
       case 'patch':
         return this.patch(req, res, info, query, store, ctx, out, '');
       case 'delete': {
-        const opts = await this.deleteOptions(req, query);
+        const opts = await this.deleteOptions(req, query, ctx);
         const { obj, gone } = await store.delete(ctx, info.name, opts);
         if (gone && !store.strategy.returnDeletedObject) {
           return sendJson(res, 200, {
@@ -154,7 +154,7 @@ export class ResourceHandler {
         return this.reply(res, 200, obj, out, store, ctx);
       }
       case 'deletecollection': {
-        const opts = await this.deleteOptions(req, query);
+        const opts = await this.deleteOptions(req, query, ctx);
         const f = this.filters(query, store);
         const items = await store.deleteCollection(ctx, f, opts);
         return this.reply(res, 200, this.listObject(store, items, String(store.revision())), out, store, ctx);
@@ -200,12 +200,19 @@ export class ResourceHandler {
     }
   }
 
-  private async deleteOptions(req: IncomingMessage, query: URLSearchParams): Promise<DeleteOptions> {
+  private async deleteOptions(req: IncomingMessage, query: URLSearchParams, ctx: RequestContext): Promise<DeleteOptions> {
     const text = await readBody(req);
     let opts: DeleteOptions = {};
     if (text.trim()) {
       const o = decodeBody(text, req.headers['content-type'], 'DeleteOptions');
       opts = o;
+      // kubectl sends `--dry-run=server` for deletes as DeleteOptions.dryRun in the body, not as a query parameter.
+      const dry: unknown = o.dryRun;
+      if (dry !== undefined && dry !== null) {
+        if (!Array.isArray(dry)) throw errors.badRequest('DeleteOptions.dryRun must be a list');
+        for (const d of dry) if (d !== 'All') throw errors.badRequest(`Invalid dry run value "${d}"`);
+        if (dry.includes('All')) ctx.dryRun = true;
+      }
     }
     const g = query.get('gracePeriodSeconds');
     if (g !== null) {

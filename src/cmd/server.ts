@@ -31,6 +31,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
       datastore: { type: 'string' },
       'service-cidr': { type: 'string' },
       'disable-agent': { type: 'boolean' },
+      // Hidden (not in HELP): seconds between watch BOOKMARK events, for tests; upstream sends them about every minute.
+      'watch-bookmark-interval': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -50,6 +52,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
       advertiseAddress: values['advertise-address'],
       datastore: (values.datastore ?? 'sqlite') as 'sqlite' | 'memory',
       serviceCidr: values['service-cidr'] ?? '10.96.0.0/12',
+      bookmarkIntervalMs: values['watch-bookmark-interval'] === undefined ? undefined : Number(values['watch-bookmark-interval']) * 1000,
       log,
     },
     abort.signal,

@@ -12,6 +12,7 @@ import { ensurePki } from '../apiserver/auth/certs.js';
 import { writeKubeconfig } from '../apiserver/auth/kubeconfig.js';
 import { ApiServer } from '../apiserver/server.js';
 import type { UserInfo } from '../apiserver/registry/strategy.js';
+import { NamespaceController } from '../controllers/namespace.js';
 
 /** Validated configuration of the control plane. */
 export interface ControlPlaneConfig {
@@ -21,6 +22,8 @@ export interface ControlPlaneConfig {
   datastore: 'sqlite' | 'memory';
   advertiseAddress?: string;
   serviceCidr: string;
+  /** Milliseconds between watch BOOKMARK events (default: the API server's, 60 s). */
+  bookmarkIntervalMs?: number;
   /** Progress lines for the user. */
   log: (msg: string) => void;
 }
@@ -38,6 +41,7 @@ export interface ControlPlane {
 export function validateConfig(c: ControlPlaneConfig): string | undefined {
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) return `--port must be between 0 and 65535 (got ${c.port})`;
   if (c.datastore !== 'sqlite' && c.datastore !== 'memory') return `--datastore must be "sqlite" or "memory" (got "${c.datastore}")`;
+  if (c.bookmarkIntervalMs !== undefined && !(c.bookmarkIntervalMs > 0)) return `--watch-bookmark-interval must be a positive number of seconds`;
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.serviceCidr)) return `--service-cidr must be an IPv4 CIDR such as 10.96.0.0/12 (got "${c.serviceCidr}")`;
   return undefined;
 }
@@ -83,6 +87,7 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
     bindAddress: config.bindAddress,
     advertiseAddress,
     serviceCidr: config.serviceCidr,
+    bookmarkIntervalMs: config.bookmarkIntervalMs,
   });
   log('Starting the API server');
   try {
@@ -91,6 +96,8 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
     await backend.close();
     throw e;
   }
+  const namespaces = new NamespaceController(apiServer.registry);
+  namespaces.start();
   const serverUrl = `https://127.0.0.1:${apiServer.port}`;
   const kubeconfigPath = join(dataDir, 'kubeconfig.yaml');
   writeKubeconfig(kubeconfigPath, {
@@ -111,6 +118,7 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
   const stop = () =>
     (stopped ??= (async () => {
       clearInterval(compactor);
+      namespaces.stop();
       await apiServer.stop();
       await backend.close();
     })());

@@ -229,8 +229,8 @@ const DEFAULTERS: Record<string, Defaulter> = {
   '/Namespace': (o) => {
     const name = o.metadata?.name;
     if (name) child(child(o, 'metadata'), 'labels')['kubernetes.io/metadata.name'] = name;
-    const s = child(o, 'spec');
-    if (!s.finalizers || s.finalizers.length === 0) s.finalizers = ['kubernetes'];
+    // spec.finalizers is set by the namespace strategy on create (upstream PrepareForCreate), not by defaulting:
+    // the namespace controller's finalize call must be able to empty it.
     const st = child(o, 'status');
     if (!st.phase) st.phase = 'Active';
   },

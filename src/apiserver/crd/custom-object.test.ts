@@ -48,8 +48,10 @@ describe('validateCustomObject', () => {
       type: 'object',
       properties: { a: { type: 'string' }, b: { type: 'string', nullable: true }, n: { type: 'number', maximum: 1.5, exclusiveMaximum: true } },
     };
-    assert.deepEqual(check(schema, { a: null, b: null, n: 1 }), ['a: Invalid value: "null": a in body must be of type string: "null"']);
+    assert.deepEqual(check(schema, { a: null, b: null, n: 0.5 }), ['a: Invalid value: "null": a in body must be of type string: "null"']);
     assert.deepEqual(check(schema, { n: 1.5 }), ['n: Invalid value: 1.5: n in body should be less than 1.5']);
+    // Integral values compare against the bound truncated to an integer, as kube-openapi's MaximumNativeType does.
+    assert.deepEqual(check(schema, { n: 1 }), ['n: Invalid value: 1: n in body should be less than 1']);
   });
 
   it('checks lengths, item counts, properties counts, multipleOf and formats', () => {

@@ -39,7 +39,7 @@ export function goFloat(v: number): string {
   if (v === 0) return Object.is(v, -0) ? '-0' : '0';
   const [mant, expStr] = v.toExponential().split('e') as [string, string];
   const exp = Number(expStr);
-  if (exp < -4 || exp >= 21 || exp >= 6) {
+  if (exp < -4 || exp >= 6) {
     const sign = exp < 0 ? '-' : '+';
     const abs = Math.abs(exp);
     return `${mant}e${sign}${abs < 10 ? '0' : ''}${abs}`;

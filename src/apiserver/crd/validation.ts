@@ -12,7 +12,7 @@
  * for shape only, not compiled.
  */
 import { field, type FieldError } from '../../api/errors.js';
-import { isDNS1035Label, isDNS1123Label, isDNS1123Subdomain, isValidPortNum, nameIsDNSSubdomain } from '../../api/names.js';
+import { isDNS1035Label, isDNS1123Subdomain, isValidPortNum, nameIsDNSSubdomain } from '../../api/names.js';
 import { validateAgainstSchema } from './openapi-validate.js';
 import { pruneValue } from './prune.js';
 import { additionalSchema, itemSchema, key, structuralConversionError, validateStructural } from './structural.js';
@@ -141,12 +141,8 @@ export function validateCRD(crd: CRD, old?: CRD): FieldError[] {
   };
 
   const errs: FieldError[] = [];
-  const meta = crd.metadata ?? {};
-  if (old) {
-    if (meta.name !== old.metadata?.name) errs.push(field.invalid('metadata.name', meta.name ?? '', 'field is immutable'));
-  } else {
-    errs.push(...validateCRDName(crd));
-  }
+  // On update the generic ObjectMeta update rules (name immutable, ...) apply instead; the caller runs them.
+  if (!old) errs.push(...validateCRDName(crd));
   errs.push(...validateSpec(crd, internal, opts));
   if (old) {
     const o = old.spec ?? {};

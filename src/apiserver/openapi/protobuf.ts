@@ -9,8 +9,50 @@
  * as gnostic chooses them. Keys gnostic does not know are dropped.
  */
 
-/** The media type upstream serves `/openapi/v2` with in protobuf (request it in Accept, answer with it as Content-Type). */
-export const OPENAPI_V2_PROTOBUF_MEDIA_TYPE = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
+/**
+ * The Content-Type of a protobuf `/openapi/v2` answer. Upstream (kube-openapi `handler.go`)
+ * answers with the dotted form even when asked for the deprecated `@` form that client-go
+ * sends, because Go's `mime.ParseMediaType` (used by client-go on the response) rejects `@`.
+ */
+export const OPENAPI_V2_PROTOBUF_CONTENT_TYPE = 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf';
+
+/** The Accept media types that select the protobuf `/openapi/v2`: the deprecated one kubectl 1.32 sends, and the current one. */
+export const OPENAPI_V2_PROTOBUF_ACCEPT_TYPES: readonly string[] = [
+  'application/com.github.proto-openapi.spec.v2@v1.0+protobuf',
+  OPENAPI_V2_PROTOBUF_CONTENT_TYPE,
+];
+
+/**
+ * Which form of `/openapi/v2` an Accept header selects, as kube-openapi's handler
+ * negotiates: clauses ordered by q (then concrete before wildcard), the first clause
+ * matching JSON or one of {@link OPENAPI_V2_PROTOBUF_ACCEPT_TYPES} wins, wildcards
+ * matching JSON first; undefined means 406. An absent header accepts anything.
+ */
+export function negotiateOpenApiV2(accept: string | undefined): 'json' | 'protobuf' | undefined {
+  const clauses = (accept?.trim() ? accept : '*/*')
+    .split(',')
+    .map((raw) => {
+      const [range = '', ...params] = raw.split(';').map((p) => p.trim());
+      const [type = '', subtype = ''] = range.toLowerCase() === '*' ? ['*', '*'] : range.toLowerCase().split('/');
+      const q = params.map((p) => /^q\s*=\s*([0-9.]+)$/i.exec(p)).find((m) => m);
+      return { type, subtype, q: q ? Number(q[1]) : 1 };
+    })
+    // A q=0 clause means "not acceptable" (RFC 9110), so it never selects a form.
+    .filter((c) => c.type && c.subtype && c.q > 0);
+  const rank = (c: { type: string; subtype: string }): number => (c.type === '*' ? 2 : c.subtype === '*' ? 1 : 0);
+  clauses.sort((a, b) => b.q - a.q || rank(a) - rank(b));
+  const offers: readonly [string, 'json' | 'protobuf'][] = [
+    ['application/json', 'json'],
+    ...OPENAPI_V2_PROTOBUF_ACCEPT_TYPES.map((t): [string, 'protobuf'] => [t, 'protobuf']),
+  ];
+  for (const c of clauses) {
+    for (const [offer, form] of offers) {
+      const [type, subtype] = offer.split('/') as [string, string];
+      if ((c.type === type || c.type === '*') && (c.subtype === subtype || c.subtype === '*')) return form;
+    }
+  }
+  return undefined;
+}
 
 type Json = Record<string, unknown>;
 
@@ -153,7 +195,7 @@ function isObject(v: unknown): v is Json {
  * `parseDefault`) YAML-unmarshal it. JSON is YAML, so we write JSON, escaping the few
  * characters YAML treats as non-printable or as line breaks inside quoted scalars.
  */
-export function anyYaml(value: unknown): string {
+function anyYaml(value: unknown): string {
   return JSON.stringify(value ?? null).replace(
     /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
@@ -615,7 +657,7 @@ const DOCUMENT_ROWS: readonly Row[] = [
 /**
  * Encodes a swagger 2.0 document (the parsed JSON of `/openapi/v2`) as the
  * gnostic `openapi.v2.Document` protobuf message that kubectl decodes when it
- * asks for {@link OPENAPI_V2_PROTOBUF_MEDIA_TYPE}. Pure; callers cache the result.
+ * asks for protobuf (see {@link negotiateOpenApiV2}). Pure; callers cache the result.
  */
 export function encodeOpenApiV2Protobuf(swagger: object): Buffer {
   const w = new ProtoWriter();

@@ -59,6 +59,7 @@ const podStrategy: Strategy = {
 const namespaceStrategy: Strategy = {
   prepareForCreate(ns) {
     ns.status = { phase: 'Active' };
+    ns.spec = { ...(ns.spec ?? {}), finalizers: ['kubernetes'] };
   },
   // spec.finalizers (the namespace controller's "kubernetes") hold a deleting namespace until its content is gone.
   holdsDeletion: (ns) => (ns.spec?.finalizers?.length ?? 0) > 0,
@@ -80,6 +81,27 @@ const pvStrategy: Strategy = {
 const pvcStrategy: Strategy = {
   prepareForCreate(pvc) {
     pvc.status = { phase: 'Pending' };
+  },
+};
+
+/** upstream CRD strategy: the storage version is always among status.storedVersions. */
+function addStoredVersion(crd: any): void {
+  const storage = (crd.spec?.versions ?? []).find((v: any) => v?.storage)?.name;
+  crd.status ??= {};
+  const stored: string[] = crd.status.storedVersions ?? [];
+  if (storage && !stored.includes(storage)) crd.status.storedVersions = [...stored, storage];
+}
+
+const crdStrategy: Strategy = {
+  prepareForCreate(crd) {
+    crd.status = {};
+    addStoredVersion(crd);
+  },
+  prepareForUpdate(crd) {
+    addStoredVersion(crd);
+  },
+  prepareForStatusUpdate(crd) {
+    addStoredVersion(crd);
   },
 };
 
@@ -225,6 +247,9 @@ export function builtinStrategy(group: string, resource: string, extra: { servic
       break;
     case '/services':
       s = { ...(extra.services?.strategy() ?? {}), returnDeletedObject: true };
+      break;
+    case 'apiextensions.k8s.io/customresourcedefinitions':
+      s = crdStrategy;
       break;
     case 'batch/jobs':
       s = { prepareForCreate: (job) => extra.jobSelector?.(job) };

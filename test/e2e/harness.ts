@@ -1,0 +1,144 @@
+/**
+ * End-to-end harness: starts the real `kite server` (the built bin/kite.js)
+ * on a free port with a temporary data dir, and runs the real kubectl
+ * against it. Every server started is stopped by its own pid.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { once } from 'node:events';
+
+/** Repository root (dist/test/e2e/ → ../../..). */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The kubectl every test drives. */
+export const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
+
+/** Output of one command. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A running `kite server` for one test file. */
+export class KiteServer {
+  proc?: ChildProcess;
+  readonly dataDir: string;
+  kubeconfig = '';
+  log = '';
+
+  constructor(readonly opts: { datastore?: 'sqlite' | 'memory'; dataDir?: string; extraArgs?: string[] } = {}) {
+    this.dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kite-e2e-'));
+  }
+
+  /** Starts the server and waits until its kubeconfig is written (it is written once /readyz is ok). */
+  async start(): Promise<void> {
+    const kc = join(this.dataDir, 'kubeconfig.yaml');
+    if (existsSync(kc)) rmSync(kc);
+    const args = [join(ROOT, 'bin', 'kite.js'), 'server', '--data-dir', this.dataDir, '--port', '0', '--bind-address', '127.0.0.1', '--datastore', this.opts.datastore ?? 'sqlite', ...(this.opts.extraArgs ?? [])];
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    proc.stdout!.on('data', (d) => (this.log += d));
+    proc.stderr!.on('data', (d) => (this.log += d));
+    // Ready when the server prints its ready line (after the kubeconfig is written).
+    await new Promise<void>((resolve, reject) => {
+      const onData = () => {
+        if (this.log.includes('control plane is ready')) {
+          cleanup();
+          resolve();
+        }
+      };
+      const onExit = (code: number | null) => {
+        cleanup();
+        reject(new Error(`kite server exited (${code}) before it was ready:\n${this.log}`));
+      };
+      const cleanup = () => {
+        proc.stdout!.off('data', onData);
+        proc.stderr!.off('data', onData);
+        proc.off('exit', onExit);
+      };
+      proc.stdout!.on('data', onData);
+      proc.stderr!.on('data', onData);
+      proc.once('exit', onExit);
+    });
+    this.kubeconfig = kc;
+  }
+
+  /** Stops the server with a signal and waits for it to exit; returns its exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return p?.exitCode ?? null;
+    const exited = once(p, 'exit');
+    p.kill(signal);
+    const [code] = (await exited) as [number | null];
+    this.proc = undefined;
+    return code;
+  }
+
+  /** Stops the server (if running) and removes its data dir. */
+  async cleanup(): Promise<void> {
+    await this.stop();
+    if (!this.opts.dataDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Runs kubectl against this server. */
+  kubectl(args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+    return run(KUBECTL, args, { input: opts.input, timeoutMs: opts.timeoutMs, env: { KUBECONFIG: this.kubeconfig, ...(opts.env ?? {}) } });
+  }
+
+  /** Runs kubectl and fails with its output unless it exits 0; returns stdout. */
+  async k(args: string[], input?: string): Promise<string> {
+    const r = await this.kubectl(args, { input });
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}):\n${r.stderr}${r.stdout}`);
+    return r.stdout;
+  }
+
+  /** The server's base URL from its kubeconfig. */
+  serverUrl(): string {
+    const m = /server: (\S+)/.exec(readFileSync(this.kubeconfig, 'utf8'));
+    return m ? m[1] : '';
+  }
+}
+
+/** Runs a program and collects its output (never rejects on a non-zero exit). */
+export function run(cmd: string, args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      cmd,
+      args,
+      { env: { ...process.env, ...(opts.env ?? {}) }, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, cwd: opts.cwd },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+    else child.stdin?.end();
+  });
+}
+
+/** Writes a file into a fresh temp dir and returns its path. */
+export function tempFile(name: string, content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kite-e2e-file-'));
+  const p = join(dir, name);
+  writeFileSync(p, content);
+  return p;
+}
+
+/** Polls `check` until it returns a truthy value (for conditions that have no watch to await). */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
