@@ -24,15 +24,25 @@ async function ensure(registry: Registry, group: string, resource: string, obj: 
   const store = registry.lookup(group, group === '' ? 'v1' : versionOf(group), resource);
   if (!store) return;
   const ns = obj.metadata.namespace ?? '';
-  try {
-    await store.create(systemContext(ns), structuredClone(obj));
-  } catch (e) {
-    if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
-    if (update) {
-      const cur = await store.get(ns, obj.metadata.name);
-      const next = { ...cur, ...structuredClone(obj), metadata: { ...cur.metadata, ...obj.metadata, resourceVersion: undefined } };
-      await store.update(systemContext(ns), obj.metadata.name, next);
+  // On a restart the object is already stored: look first, because creating it again would
+  // re-run allocation (the `kubernetes` Service's fixed clusterIP is already claimed) and
+  // fail with Invalid before the name clash is seen.
+  let cur = await store.get(ns, obj.metadata.name).catch((e) => {
+    if (e instanceof ApiError && e.reason === 'NotFound') return undefined;
+    throw e;
+  });
+  if (!cur) {
+    try {
+      await store.create(systemContext(ns), structuredClone(obj));
+      return;
+    } catch (e) {
+      if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
+      cur = await store.get(ns, obj.metadata.name);
     }
+  }
+  if (update) {
+    const next = { ...cur, ...structuredClone(obj), metadata: { ...cur.metadata, ...obj.metadata, resourceVersion: undefined } };
+    await store.update(systemContext(ns), obj.metadata.name, next);
   }
 }
 

@@ -93,6 +93,9 @@ export function decodeBody(text: string, contentType: string | undefined, kindFo
 
 /** Handles resource requests for one registry of stores. */
 export class ResourceHandler {
+  /** Serialized form of cached objects: an event fanned out to many watchers is serialized once. */
+  private readonly jsonCache = new WeakMap<object, string>();
+
   constructor(
     private readonly helpers: ResourceHelpers,
     private readonly bookmarkIntervalMs: number,
@@ -117,7 +120,8 @@ export class ResourceHandler {
     const ctx = this.context(req, info, query, user);
     const out = parseAccept(req.headers.accept, query);
     const r = store.info;
-    if (info.namespace && !r.namespaced) throw errors.notFound({ group: '', resource: '' }, '') ;
+    // A cluster-scoped resource addressed under a namespace does not exist (upstream 404).
+    if (info.namespace && !r.namespaced) throw new ApiError('NotFound', 'the server could not find the requested resource', {});
     if (info.subresource) return this.subresource(req, res, info, query, store, ctx, out);
     switch (info.verb) {
       case 'get':
@@ -279,9 +283,19 @@ export class ResourceHandler {
     const r = store.info;
     // Items are serialized once from the cache; the list is assembled as text to avoid copying 10k objects.
     const head = JSON.stringify({ kind: r.listKind, apiVersion: groupVersion(r.group, r.version), metadata });
-    const body = `${head.slice(0, -1)},"items":[${page.items.map((o) => JSON.stringify(o)).join(',')}]}`;
+    const body = `${head.slice(0, -1)},"items":[${page.items.map((o) => this.serialized(o)).join(',')}]}`;
     if (out.yaml) return sendJson(res, 200, YAML.stringify(JSON.parse(body)), 'application/yaml');
     return sendJson(res, 200, body);
+  }
+
+  /** JSON text of a (read-only, cached) object, computed once per object. */
+  private serialized(obj: any): string {
+    let s = this.jsonCache.get(obj);
+    if (s === undefined) {
+      s = JSON.stringify(obj);
+      this.jsonCache.set(obj, s);
+    }
+    return s;
   }
 
   /** A meta.k8s.io/v1 Table of objects. */
@@ -455,7 +469,7 @@ export class ResourceHandler {
         o = this.table(store, [obj], out, { resourceVersion: obj.metadata?.resourceVersion }, firstTable);
         firstTable = false;
       }
-      pending.push(`{"type":"${type}","object":${JSON.stringify(o)}}\n`);
+      pending.push(`{"type":"${type}","object":${o === obj ? this.serialized(obj) : JSON.stringify(o)}}\n`);
       if (!scheduled) {
         scheduled = true;
         setImmediate(flush);

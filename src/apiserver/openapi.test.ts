@@ -300,9 +300,13 @@ describe('openApiResponse', () => {
     assert.equal(notModified.body, '');
   });
 
-  test('answers protobuf-only requests with 406 and unknown group-versions with 404', () => {
+  test('answers v2 in protobuf as kubectl asks, v3 protobuf-only requests with 406, unknown group-versions with 404', () => {
     const pb = openApiResponse(d, { path: '/openapi/v2', accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf' })!;
-    assert.equal(pb.status, 406);
+    assert.equal(pb.status, 200);
+    assert.equal(pb.headers['Content-Type'], 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf');
+    assert.ok(Buffer.isBuffer(pb.body) && pb.body.length > 0);
+    const v3pb = openApiResponse(d, { path: '/openapi/v3/apis/apps/v1', accept: 'application/com.github.proto-openapi.spec.v3@v1.0+protobuf' })!;
+    assert.equal(v3pb.status, 406);
     const json = openApiResponse(d, { path: '/openapi/v2', accept: 'application/json, */*' })!;
     assert.equal(json.status, 200);
     assert.equal(json.headers['Content-Type'], 'application/json');

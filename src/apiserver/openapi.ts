@@ -12,6 +12,8 @@ import { buildRoutes, type RouteGroup } from './openapi/routes.js';
 import { renderV2, renderV3, stableStringify, type DocumentInfo } from './openapi/render.js';
 import { customResourceDefinitions, definitionsByGvk } from './openapi/schemas.js';
 
+import { OPENAPI_V2_PROTOBUF_CONTENT_TYPE, encodeOpenApiV2Protobuf, negotiateOpenApiV2 } from './openapi/protobuf.js';
+
 /** The Kubernetes version the documents report in `info.version` unless told otherwise. */
 export const OPENAPI_DEFAULT_VERSION = 'v1.32.0';
 
@@ -33,6 +35,7 @@ export class OpenApiDocuments {
   private resources: readonly ResourceInfo[] = [];
   private routes: Map<string, RouteGroup> | undefined;
   private v2Cache: string | undefined;
+  private v2ProtobufCache: Buffer | undefined;
   private v3Cache = new Map<string, { body: string; hash: string }>();
   private v3IndexCache: string | undefined;
 
@@ -49,6 +52,7 @@ export class OpenApiDocuments {
     this.resources = [...resources];
     this.routes = undefined;
     this.v2Cache = undefined;
+    this.v2ProtobufCache = undefined;
     this.v3Cache = new Map();
     this.v3IndexCache = undefined;
   }
@@ -61,6 +65,12 @@ export class OpenApiDocuments {
       this.v2Cache = stableStringify(renderV2([...this.routeGroups().values()], defs, this.info, Object.keys(custom)));
     }
     return this.v2Cache;
+  }
+
+  /** The swagger 2.0 document in gnostic's protobuf encoding (what kubectl asks for). */
+  v2Protobuf(): Buffer {
+    this.v2ProtobufCache ??= encodeOpenApiV2Protobuf(JSON.parse(this.v2()));
+    return this.v2ProtobufCache;
   }
 
   /** The /openapi/v3 discovery document as JSON string. */
@@ -121,7 +131,7 @@ export class OpenApiDocuments {
 export interface OpenApiResponse {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  body: string | Buffer;
 }
 
 /** What {@link openApiResponse} reads from the request. */
@@ -160,9 +170,17 @@ export function openApiResponse(docs: OpenApiDocuments, req: OpenApiRequest, now
     return undefined;
   }
   const headers: Record<string, string> = { Vary: 'Accept' };
-  if (path !== '/openapi/v3' && !acceptsJson(req.accept)) return { status: 406, headers, body: '' };
+  let protobuf = false;
+  if (path === '/openapi/v2') {
+    const format = negotiateOpenApiV2(req.accept);
+    if (!format) return { status: 406, headers, body: '' };
+    protobuf = format === 'protobuf';
+  } else if (path !== '/openapi/v3' && !acceptsJson(req.accept)) {
+    return { status: 406, headers, body: '' };
+  }
   const etag = hash ?? openApiHash(body);
-  headers['Content-Type'] = 'application/json';
+  // upstream answers protobuf with the '.'-form media type and reuses the JSON document's ETag.
+  headers['Content-Type'] = protobuf ? OPENAPI_V2_PROTOBUF_CONTENT_TYPE : 'application/json';
   headers.Etag = `"${etag}"`;
   if (groupPrefix !== undefined && req.hash) {
     if (req.hash !== etag) {
@@ -177,7 +195,7 @@ export function openApiResponse(docs: OpenApiDocuments, req: OpenApiRequest, now
   if (req.ifNoneMatch && req.ifNoneMatch.split(',').some((t) => t.trim() === headers.Etag || t.trim() === '*')) {
     return { status: 304, headers, body: '' };
   }
-  return { status: 200, headers, body };
+  return { status: 200, headers, body: protobuf ? docs.v2Protobuf() : body };
 }
 
 /** Whether an Accept header admits `application/json` (absent means anything). */

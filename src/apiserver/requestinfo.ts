@@ -73,7 +73,8 @@ export function parseRequestInfo(method: string, pathname: string, query: URLSea
   }
 
   const m = method.toUpperCase();
-  if (watchPrefix || (m === 'GET' && isTrue(query.get('watch')))) {
+  // upstream: `?watch` turns a collection GET (never a named one) into a watch.
+  if (watchPrefix || (m === 'GET' && !info.name && query.has('watch') && isTrue(query.get('watch')))) {
     info.verb = 'watch';
   } else if (m === 'GET' || m === 'HEAD') {
     info.verb = info.name ? 'get' : 'list';
@@ -90,8 +91,9 @@ export function parseRequestInfo(method: string, pathname: string, query: URLSea
   return info;
 }
 
+/** upstream's query-parameter bool conversion: everything but 0/f/false/n/no (any case) is true. */
 function isTrue(v: string | null): boolean {
-  return v === 'true' || v === '1';
+  return !['0', 'f', 'false', 'n', 'no'].includes((v ?? '').toLowerCase());
 }
 
 function safeDecode(s: string): string {

@@ -226,7 +226,7 @@ function writeFields(w: ProtoWriter, obj: Json, rows: readonly Row[]): void {
       continue;
     }
     const v = obj[key];
-    if (v === undefined || v === null) continue;
+    if (v === undefined) continue;
     switch (kind) {
       case 'string':
         if (typeof v === 'string') w.string(field, v);

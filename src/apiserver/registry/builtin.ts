@@ -68,6 +68,20 @@ const namespaceStrategy: Strategy = {
   },
 };
 
+/** upstream v1 Secret conversion: stringData is write-only and merged into data (its keys win). */
+function mergeStringData(secret: any): void {
+  if (!secret || secret.stringData === undefined) return;
+  const data: Record<string, string> = { ...(secret.data ?? {}) };
+  for (const [k, v] of Object.entries((secret.stringData ?? {}) as Record<string, unknown>)) data[k] = Buffer.from(String(v)).toString('base64');
+  secret.data = data;
+  delete secret.stringData;
+}
+
+const secretStrategy: Strategy = {
+  prepareForCreate: (secret) => mergeStringData(secret),
+  prepareForUpdate: (secret) => mergeStringData(secret),
+};
+
 const nodeStrategy: Strategy = {
   keepStatusOnCreate: true,
 };
@@ -235,6 +249,9 @@ export function builtinStrategy(group: string, resource: string, extra: { servic
       break;
     case '/namespaces':
       s = { ...namespaceStrategy, returnDeletedObject: true };
+      break;
+    case '/secrets':
+      s = secretStrategy;
       break;
     case '/nodes':
       s = nodeStrategy;

@@ -551,7 +551,11 @@ export class Store {
     this.strategy.prepareForCreate?.(obj, ctx);
     const errs = [...this.types.validateMeta(meta, undefined), ...this.types.validate(obj), ...(this.strategy.validate?.(obj, ctx) ?? [])];
     if (errs.length) throw this.invalid(meta.name ?? '', errs);
-    if (this.info.namespaced) this.namespaceCheck(meta.namespace, meta.name);
+    if (this.info.namespaced) {
+      // The namespace may have been created by the previous request: read after every acknowledged write.
+      await this.caches.fresh();
+      this.namespaceCheck(meta.namespace, meta.name);
+    }
     if (managedFields) meta.managedFields = managedFields;
     else if (this.types.schema) {
       this.patch.updateManagedFields({
