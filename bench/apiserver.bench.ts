@@ -16,7 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -107,9 +107,19 @@ function procCpuSeconds(pid: number): number {
   return (Number(rest[11]) + Number(rest[12])) / 100;
 }
 
-/** CPU used by the server and by this process over a measured window. */
+/** Busy and total CPU seconds of the whole machine, from /proc/stat. */
+function machineCpuSeconds(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  // idle and iowait are the 4th and 5th fields.
+  return { busy: (total - f[3]! - f[4]!) / 100, total: total / 100 };
+}
+
+/** CPU used by the server, by this process and by everything else over a measured window. */
 class CpuWindow {
   private readonly server0: number;
+  private readonly machine0 = machineCpuSeconds();
   private readonly self0 = process.cpuUsage();
   private readonly t0 = performance.now();
   private readonly elu0 = performance.eventLoopUtilization();
@@ -118,15 +128,18 @@ class CpuWindow {
     this.server0 = procCpuSeconds(pid);
   }
 
-  /** Percent of one core used by the server and the bench, and the bench main thread's event-loop utilisation. */
-  end(): { server: number; bench: number; mainElu: number } {
+  /**
+   * Percent of one core used by the server, the bench and other processes on
+   * the machine, and the bench main thread's event-loop utilisation.
+   */
+  end(): { server: number; bench: number; others: number; mainElu: number } {
     const secs = (performance.now() - this.t0) / 1000;
     const self = process.cpuUsage(this.self0);
-    return {
-      server: ((procCpuSeconds(this.pid) - this.server0) / secs) * 100,
-      bench: ((self.user + self.system) / 1e6 / secs) * 100,
-      mainElu: performance.eventLoopUtilization(this.elu0).utilization,
-    };
+    const server = ((procCpuSeconds(this.pid) - this.server0) / secs) * 100;
+    const bench = ((self.user + self.system) / 1e6 / secs) * 100;
+    const m = machineCpuSeconds();
+    const machine = ((m.busy - this.machine0.busy) / secs) * 100;
+    return { server, bench, others: Math.max(0, machine - server - bench), mainElu: performance.eventLoopUtilization(this.elu0).utilization };
   }
 }
 
@@ -240,6 +253,8 @@ interface Row {
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 const mb = (kb: number) => `${fmt(kb / 1024)} MB`;
+const cpuNote = (c: { server: number; bench: number; others: number }) =>
+  `CPU (% of one core; ${cpus().length} cores): server ${fmt(c.server, 0)}%, bench ${fmt(c.bench, 0)}%, other processes ${fmt(c.others, 0)}%`;
 const lat = (s: LatencySummary) => `p50 ${fmt(s.p50)} ms, p99 ${fmt(s.p99)} ms, max ${fmt(s.max)} ms (n=${s.count})`;
 
 async function benchCreates(srv: ServerProcess, rows: Row[], notes: string[], durationS: number): Promise<void> {
@@ -263,7 +278,9 @@ async function benchCreates(srv: ServerProcess, rows: Row[], notes: string[], du
   rows.push({ metric: 'create latency p50 at that load', value: `${fmt(s.p50)} ms` });
   rows.push({ metric: 'create latency p99 at that load', value: `${fmt(s.p99)} ms`, target: '< 50 ms', ok: s.p99 < 50 });
   notes.push(`creates: ${r.latencies.length} in ${fmt(secs)} s, ${r.errors} errors${r.firstError ? ` (first: ${r.firstError})` : ''}; ${lat(s)}`);
-  notes.push(`creates: server CPU ${fmt(c.server, 0)}% of a core, bench CPU ${fmt(c.bench, 0)}%, bench event loop ${fmt(c.mainElu * 100, 0)}% busy`);
+  notes.push(`creates: ${cpuNote(c)}, bench event loop ${fmt(c.mainElu * 100, 0)}% busy`);
+  // CPU per operation is robust to other load on the machine: 1000 / it is the ceiling on one core.
+  notes.push(`creates: server CPU per create ${fmt((c.server * 10 * secs) / r.latencies.length, 3)} ms (one core's ceiling ~${fmt((r.latencies.length / (c.server / 100)) / secs, 0)}/s)`);
 }
 
 async function benchList(srv: ServerProcess, rows: Row[], notes: string[], podCount: number): Promise<void> {
@@ -308,7 +325,7 @@ async function benchList(srv: ServerProcess, rows: Row[], notes: string[], podCo
   rows.push({ metric: 'list limit=500 first page p99', value: `${fmt(page.s.p99)} ms` });
   notes.push(`list: full list ${fmt(full.bytes / 1e6, 2)} MB, ${full.items} items, ${lat(full.s)}`);
   notes.push(`list: limit=500 page ${fmt(page.bytes / 1e6, 2)} MB, ${page.items} items, ${lat(page.s)}`);
-  notes.push(`list: server CPU ${fmt(c.server, 0)}% of a core during the list runs`);
+  notes.push(`list: during the list runs ${cpuNote(c)}`);
   if (full.items !== podCount + 0 && full.items < podCount) notes.push(`list: WARNING expected ${podCount} items, got ${full.items}`);
 }
 
@@ -391,8 +408,9 @@ async function benchWatch(srv: ServerProcess, rows: Row[], notes: string[], dura
     `watch: after writers stopped, ${drained ? `all watchers caught up in ${fmt(drainMs, 0)} ms` : `watchers still behind after ${fmt(drainMs, 0)} ms (min seen ${Math.min(...lastCounts)} of ${written})`}`,
   );
   notes.push(
-    `watch: server CPU ${fmt(c.server, 0)}% of a core, bench CPU ${fmt(c.bench, 0)}% (all threads), writer loop ${fmt(c.mainElu * 100, 0)}% busy, watcher thread loop ${fmt(b.elu * 100, 0)}% busy`,
+    `watch: ${cpuNote(c)}, writer loop ${fmt(c.mainElu * 100, 0)}% busy, watcher thread loop ${fmt(b.elu * 100, 0)}% busy`,
   );
+  notes.push(`watch: server CPU per delivered event ${fmt((c.server * 10_000 * secs) / (total * secs), 1)} us, per write incl. fan-out ${fmt((c.server * 10 * secs) / Math.max(1, writtenB - writtenA), 2)} ms`);
   notes.push('watch: watchers run in a worker thread of the bench process; writers in its main thread');
 }
 

@@ -221,7 +221,11 @@ export class ApiError extends Error {
       reason: this.reason,
       code: this.code,
     };
-    if (this.details && Object.keys(this.details).length > 0) s.details = this.details;
+    if (this.details) {
+      // upstream StatusDetails fields are all `omitempty`: a core group ("") is left out.
+      const d = Object.fromEntries(Object.entries(this.details).filter(([, v]) => v !== undefined && v !== '')) as NonNullable<StatusObject['details']>;
+      if (Object.keys(d).length > 0) s.details = d;
+    }
     return s;
   }
 

@@ -345,7 +345,8 @@ function decodeFields(buf: Buffer, type: string, path: string, depth: number): R
       // A map entry without a value carries the value type's zero.
       if (value === undefined) value = scalarWire(mapValue!) !== undefined ? scalarZero(mapValue!) : decodeMessage(Buffer.alloc(0), mapValue!, fpath, depth + 1);
       const map = (out[json] ??= {}) as Record<string, unknown>;
-      map[String(key)] = value;
+      // defineProperty so a `__proto__` key is an own property, as JSON.parse would make it.
+      Object.defineProperty(map, String(key), { value, enumerable: true, writable: true, configurable: true });
       return;
     }
     if (flags & FLAG_REPEATED) {

@@ -7,6 +7,9 @@
  */
 import type { SchemaNode, SchemaResolver } from '../api/schema.js';
 import { refName } from '../api/schema.js';
+import { parseQuantity } from '../api/quantity.js';
+
+const QUANTITY = 'io.k8s.apimachinery.pkg.api.resource.Quantity';
 
 /** What walking an object against its schema found. */
 export interface DecodeFindings {
@@ -48,7 +51,7 @@ function jsType(v: unknown): string {
  */
 export function decodeAgainstSchema(resolver: SchemaResolver, root: SchemaNode, obj: unknown, prune: boolean): DecodeFindings {
   const out: DecodeFindings = { unknown: [], typeErrors: [] };
-  walk(resolver, root, obj, '', '', out, prune);
+  walk(resolver, root, obj, '', '', '', out, prune);
   return out;
 }
 
@@ -57,17 +60,20 @@ function walk(
   nodeIn: SchemaNode,
   value: unknown,
   path: string,
+  goPath: string,
   structName: string,
   out: DecodeFindings,
   prune: boolean,
-): void {
+): unknown {
   let defName = structName;
   if (nodeIn.$ref) defName = refName(nodeIn.$ref).split('.').pop() ?? structName;
   const node = resolver.resolve(nodeIn);
   if (!node || value === null || value === undefined) return;
   if (node['x-kubernetes-preserve-unknown-fields']) return;
   const t = jsType(value);
-  const where = () => (path ? `${structName}.${path}` : structName);
+  // Go's json errors name the field path without list indices (`Container.spec.containers.ports`).
+  const where = () => (goPath ? `${structName}.${goPath}` : structName);
+  if (nodeIn.$ref && refName(nodeIn.$ref) === QUANTITY) return decodeQuantity(value, t, out, prune);
   if (node.format === 'int-or-string' || node['x-kubernetes-int-or-string']) {
     if (t !== 'string' && t !== 'number') pushType(out, t, where(), 'intstr.IntOrString');
     return;
@@ -94,7 +100,13 @@ function walk(
         pushType(out, t, where(), `[]${node.items ? goTypeName(resolver, node.items) : 'interface {}'}`);
         return;
       }
-      if (node.items) (value as unknown[]).forEach((v, i) => walk(resolver, node.items!, v, `${path}[${i}]`, defName, out, prune));
+      if (node.items) {
+        const arr = value as unknown[];
+        arr.forEach((v, i) => {
+          const r = walk(resolver, node.items!, v, `${path}[${i}]`, goPath, defName, out, prune);
+          if (r !== undefined) arr[i] = r;
+        });
+      }
       return;
     }
     default:
@@ -110,20 +122,43 @@ function walk(
       for (const k of Object.keys(rec)) {
         const child = node.properties[k];
         const p = path ? `${path}.${k}` : k;
+        const gp = goPath ? `${goPath}.${k}` : k;
         if (!child) {
           if (node.additionalProperties && typeof node.additionalProperties === 'object') {
-            walk(resolver, node.additionalProperties, rec[k], p, defName, out, prune);
+            const r = walk(resolver, node.additionalProperties, rec[k], p, goPath, defName, out, prune);
+            if (r !== undefined) rec[k] = r;
             continue;
           }
           out.unknown.push(p);
           if (prune) delete rec[k];
           continue;
         }
-        walk(resolver, child, rec[k], p, defName, out, prune);
+        const r = walk(resolver, child, rec[k], p, gp, defName, out, prune);
+        if (r !== undefined) rec[k] = r;
       }
     } else if (node.additionalProperties && typeof node.additionalProperties === 'object') {
-      for (const k of Object.keys(rec)) walk(resolver, node.additionalProperties, rec[k], path ? `${path}.${k}` : k, defName, out, prune);
+      // Map keys are not part of Go's error path either (`ObjectMeta.metadata.labels of type string`).
+      for (const k of Object.keys(rec)) {
+        const r = walk(resolver, node.additionalProperties, rec[k], path ? `${path}.${k}` : k, goPath, defName, out, prune);
+        if (r !== undefined) rec[k] = r;
+      }
     }
+  }
+}
+
+/**
+ * resource.Quantity's own JSON decoding: a string or a bare number in quantity
+ * syntax (`nvidia.com/gpu: 1`); anything else fails with ParseQuantity's error.
+ * When rewriting (`prune`), numbers become their canonical string, as upstream
+ * re-encodes them. Returns the replacement value, or undefined to keep it.
+ */
+function decodeQuantity(value: unknown, t: string, out: DecodeFindings, prune: boolean): unknown {
+  try {
+    const q = parseQuantity(t === 'number' || t === 'string' ? (value as string | number) : '');
+    return prune && t === 'number' ? q.toString() : undefined;
+  } catch (e) {
+    out.typeErrors.push((e as Error).message);
+    return undefined;
   }
 }
 

@@ -8,12 +8,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import YAML from 'yaml';
 import { ApiError, errors } from '../api/errors.js';
 import { groupVersion, type ResourceInfo } from '../api/resources.js';
-import { parseLabelSelector } from '../api/labels.js';
+import { parseLabelSelector, selectorFromLabelSelector, selectorFromSet } from '../api/labels.js';
 import { parseFieldSelector } from '../api/fields.js';
 import { checkFieldSelector, convertFieldSelector } from './fieldselectors.js';
 import type { RequestInfo } from './requestinfo.js';
 import { readBody, sendError, sendJson, warningHeaders } from './http.js';
-import { decodeAgainstSchema } from './decode.js';
+import { isKubernetesProtobuf, decodeKubernetesProtobuf } from '../api/protobuf.js';
 import type { Store, DeleteOptions, WatchOptions, ListOptions } from './registry/store.js';
 import { clone, parseResourceVersion } from './registry/store.js';
 import type { RequestContext, UserInfo } from './registry/strategy.js';
@@ -64,10 +64,19 @@ function parseAccept(accept: string | undefined, query: URLSearchParams): Output
   return out;
 }
 
-/** Decodes a JSON or YAML request body into an object. */
-export function decodeBody(text: string, contentType: string | undefined, kindForErrors: string): any {
+/** Decodes a JSON, YAML or Kubernetes-protobuf request body into an object. */
+export function decodeBody(body: Buffer, contentType: string | undefined, kindForErrors: string): any {
   const ct = (contentType ?? 'application/json').split(';')[0].trim().toLowerCase();
   let obj: unknown;
+  if (isKubernetesProtobuf(ct)) {
+    try {
+      // kubectl's typed clients send protobuf; the decoded object is what the JSON encoding would be.
+      return decodeKubernetesProtobuf(body).object;
+    } catch (e) {
+      throw errors.badRequest(`the object provided is unrecognized (must be of type ${kindForErrors}): ${(e as Error).message}`);
+    }
+  }
+  const text = body.toString('utf8');
   if (ct === 'application/yaml' || ct === 'application/x-yaml' || ct === 'text/yaml') {
     try {
       obj = YAML.parse(text);
@@ -169,9 +178,9 @@ export class ResourceHandler {
   }
 
   private async decodeObject(req: IncomingMessage, store: Store, query: URLSearchParams, ctx: RequestContext): Promise<any> {
-    const text = await readBody(req);
+    const raw = await readBody(req);
     const r = store.info;
-    const obj = decodeBody(text, req.headers['content-type'], r.kind);
+    const obj = decodeBody(raw, req.headers['content-type'], r.kind);
     const gv = groupVersion(r.group, r.version);
     if (obj.apiVersion !== undefined && obj.apiVersion !== gv) {
       throw errors.badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${gv})`);
@@ -205,10 +214,10 @@ export class ResourceHandler {
   }
 
   private async deleteOptions(req: IncomingMessage, query: URLSearchParams, ctx: RequestContext): Promise<DeleteOptions> {
-    const text = await readBody(req);
+    const raw = await readBody(req);
     let opts: DeleteOptions = {};
-    if (text.trim()) {
-      const o = decodeBody(text, req.headers['content-type'], 'DeleteOptions');
+    if (raw.length && raw.toString('utf8').trim()) {
+      const o = decodeBody(raw, req.headers['content-type'], 'DeleteOptions');
       opts = o;
       // kubectl sends `--dry-run=server` for deletes as DeleteOptions.dryRun in the body, not as a query parameter.
       const dry: unknown = o.dryRun;
@@ -353,7 +362,7 @@ export class ResourceHandler {
     }
     const force = query.get('force') === 'true';
     if (force && ct !== 'application/apply-patch+yaml') throw errors.badRequest('force: Invalid value: true: may not be specified for non-apply patch');
-    const body = await readBody(req);
+    const body = (await readBody(req)).toString('utf8');
     const mode = query.get('fieldValidation') ?? 'Warn';
     const { obj, created } = await store.patchObject(ctx, info.name, ct, body, subresource, { force }, (next) => {
       this.checkFieldsNoThrowType(store, next, mode, ctx);
@@ -408,11 +417,12 @@ export class ResourceHandler {
     if (info.verb === 'get') return sendJson(res, 200, toScale(await store.get(info.namespace, info.name)));
     if (info.verb !== 'update' && info.verb !== 'patch') throw errors.methodNotSupported(store.qualified, info.verb);
     const ct = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    const text = await readBody(req);
+    const raw = await readBody(req);
+    const text = raw.toString('utf8');
     const cur = await store.get(info.namespace, info.name);
     let scale: any;
     if (info.verb === 'update') {
-      scale = decodeBody(text, req.headers['content-type'], 'Scale');
+      scale = decodeBody(raw, req.headers['content-type'], 'Scale');
     } else {
       const patchSupport = store.patchSupport();
       scale = patchSupport.applyPatch(ct === 'application/strategic-merge-patch+json' ? 'application/merge-patch+json' : ct, toScale(cur), text, { allowStrategic: false });
@@ -536,6 +546,13 @@ export function scaleOf(obj: any, m: ScaleMapping): any {
   if (m.labelSelectorPath) {
     const sel = getPath(obj, m.labelSelectorPath);
     if (typeof sel === 'string' && sel) status.selector = sel;
+    else if (sel && typeof sel === 'object') {
+      // Built-in workloads keep a structured selector in spec; upstream prints it as a string.
+      // A map of only strings is a ReplicationController's set selector, anything else a LabelSelector.
+      const isSet = Object.values(sel).every((v) => typeof v === 'string');
+      const text = (isSet ? selectorFromSet(sel as Record<string, string>) : selectorFromLabelSelector(sel)).toString();
+      if (text) status.selector = text;
+    }
   }
   return {
     kind: 'Scale',

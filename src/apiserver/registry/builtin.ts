@@ -4,6 +4,7 @@
  */
 import { ApiError, errors, field } from '../../api/errors.js';
 import type { Strategy } from './strategy.js';
+import { parseQuantity, type Quantity } from '../../api/quantity.js';
 import { NODE_PORT_RANGE, RangeAllocator, ipToNumber, numberToIp, parseCidr, serviceIpAllocator } from './ipalloc.js';
 
 /** Resources whose metadata.generation follows spec changes. */
@@ -28,19 +29,44 @@ const CREATE_ON_UPDATE = new Set(['/events', 'events.k8s.io/events', '/endpoints
 /** upstream qos.GetPodQOS: Guaranteed, Burstable or BestEffort. */
 export function podQosClass(pod: any): string {
   const containers = [...(pod?.spec?.containers ?? []), ...(pod?.spec?.initContainers ?? [])];
-  let any = false;
+  // Sums per resource over all containers; only cpu and memory count, and only positive amounts.
+  const requests = new Map<string, Quantity>();
+  const limits = new Map<string, Quantity>();
+  const add = (into: Map<string, Quantity>, list: Record<string, unknown> | undefined, found?: Set<string>) => {
+    for (const [name, v] of Object.entries(list ?? {})) {
+      if (name !== 'cpu' && name !== 'memory') continue;
+      const q = quantityOrUndefined(v);
+      if (!q || q.cmp(ZERO) <= 0) continue;
+      found?.add(name);
+      const cur = into.get(name);
+      into.set(name, cur ? cur.add(q) : q);
+    }
+  };
   let guaranteed = true;
   for (const c of containers) {
-    const req = c?.resources?.requests ?? {};
-    const lim = c?.resources?.limits ?? {};
-    for (const r of ['cpu', 'memory']) {
-      if (req[r] !== undefined || lim[r] !== undefined) any = true;
-      if (lim[r] === undefined) guaranteed = false;
-      else if (req[r] !== undefined && String(req[r]) !== String(lim[r])) guaranteed = false;
+    add(requests, c?.resources?.requests);
+    const found = new Set<string>();
+    add(limits, c?.resources?.limits, found);
+    if (!found.has('cpu') || !found.has('memory')) guaranteed = false;
+  }
+  if (requests.size === 0 && limits.size === 0) return 'BestEffort';
+  if (guaranteed) {
+    for (const [name, req] of requests) {
+      const lim = limits.get(name);
+      if (!lim || lim.cmp(req) !== 0) guaranteed = false;
     }
   }
-  if (!any) return 'BestEffort';
-  return guaranteed ? 'Guaranteed' : 'Burstable';
+  return guaranteed && requests.size === limits.size ? 'Guaranteed' : 'Burstable';
+}
+
+const ZERO = parseQuantity('0');
+
+function quantityOrUndefined(v: unknown): Quantity | undefined {
+  try {
+    return typeof v === 'string' || typeof v === 'number' ? parseQuantity(v) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const podStrategy: Strategy = {
@@ -211,10 +237,12 @@ export class ServiceAllocator {
       if (old) {
         // Ports no longer used by the updated Service go back to the pool.
         const now = new Set<number>((spec.ports ?? []).map((p: any) => p.nodePort).filter(Boolean));
-        const gone = (old.spec?.ports ?? []).map((p: any) => p.nodePort).filter((p: number) => p && !now.has(p));
+        const gone: number[] = (old.spec?.ports ?? []).map((p: any) => p.nodePort).filter((p: number) => p && !now.has(p));
+        for (const p of gone) this.nodePorts.release(p);
         return () => {
           undo();
-          void gone;
+          // The write failed: the old object still holds these ports.
+          for (const p of gone) this.nodePorts.claim(p);
         };
       }
     } catch (e) {

@@ -140,7 +140,11 @@ export class CacheSet {
   /** Revision the caches were loaded at: every resource's history is complete from here. */
   private startRev = 0;
 
-  constructor(private readonly backend: Backend) {}
+  /** `window`: events each resource keeps for resuming watches (default 4096). */
+  constructor(
+    private readonly backend: Backend,
+    private readonly window = DEFAULT_WINDOW,
+  ) {}
 
   /** Loads every object and starts following the backend. */
   async start(): Promise<void> {
@@ -204,7 +208,7 @@ export class CacheSet {
   cache(prefix: string): ResourceCache {
     let c = this.caches.get(prefix);
     if (!c) {
-      c = new ResourceCache(prefix, this.startRev);
+      c = new ResourceCache(prefix, this.startRev, this.window);
       this.caches.set(prefix, c);
     }
     return c;

@@ -169,6 +169,17 @@ function decodeContinue(token: string): ContinueToken {
   }
 }
 
+/**
+ * Drops empty ObjectMeta maps and lists: upstream's typed objects omit them on
+ * the wire (`omitempty`), so `kubectl label x key-` leaves no `labels: {}` behind.
+ */
+export function dropEmptyMeta(meta: any): void {
+  for (const k of ['labels', 'annotations', 'finalizers', 'ownerReferences']) {
+    const v = meta?.[k];
+    if (v !== undefined && v !== null && typeof v === 'object' && Object.keys(v).length === 0) delete meta[k];
+  }
+}
+
 /** Parses a resourceVersion query/body value; throws BadRequest on garbage. */
 export function parseResourceVersion(rv: string | undefined): number {
   if (rv === undefined || rv === '') return 0;
@@ -338,7 +349,8 @@ export class Store {
         const was = this.matches(ev.prev, opts);
         if (cur && was) sink.send('MODIFIED', ev.obj);
         else if (cur) sink.send('ADDED', ev.obj);
-        else if (was) sink.send('DELETED', ev.obj);
+        // upstream cacher: the last state the watcher could see, at this change's resourceVersion.
+        else if (was) sink.send('DELETED', { ...ev.prev, metadata: { ...ev.prev.metadata, resourceVersion: ev.obj.metadata.resourceVersion } });
       } else if (cur) {
         sink.send(ev.type, ev.obj);
       }
@@ -549,6 +561,7 @@ export class Store {
     else delete meta.generation;
     if (this.hasStatus() && !this.strategy.keepStatusOnCreate) delete obj.status;
     this.strategy.prepareForCreate?.(obj, ctx);
+    dropEmptyMeta(meta);
     const errs = [...this.types.validateMeta(meta, undefined), ...this.types.validate(obj), ...(this.strategy.validate?.(obj, ctx) ?? [])];
     if (errs.length) throw this.invalid(meta.name ?? '', errs);
     if (this.info.namespaced) {
@@ -655,6 +668,7 @@ export class Store {
     if (nm.generation === undefined) delete nm.generation;
     nm.resourceVersion = oldMeta.resourceVersion;
     if (subresource !== 'status') this.strategy.prepareForUpdate?.(next, old, ctx);
+    dropEmptyMeta(nm);
     if (this.strategy.trackGeneration && subresource !== 'status' && !deepEqual(specPart(next), specPart(old))) {
       nm.generation = (oldMeta.generation ?? 0) + 1;
     }
