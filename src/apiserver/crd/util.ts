@@ -2,32 +2,12 @@
  * Small helpers shared by the CRD machinery: JSON value tests, deep
  * equality, and Go's %v rendering of floats (which upstream messages use).
  */
+import { clone as deepCopy, deepEqual } from '../../util/json.js';
+export { deepCopy, deepEqual };
 
 /** A plain JSON object (not an array, not null). */
 export function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-/** Deep equality of JSON values (Go's reflect.DeepEqual on decoded JSON). */
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((x, i) => deepEqual(x, b[i]));
-  }
-  if (isObject(a)) {
-    if (!isObject(b)) return false;
-    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
-    if (ka.length !== kb.length) return false;
-    return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual(a[k], b[k]));
-  }
-  return false;
-}
-
-/** A deep copy of a JSON value. */
-export function deepCopy<T>(v: T): T {
-  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
 }
 
 /**

@@ -18,6 +18,8 @@ import {
   type Path,
   type PathElement,
 } from './fieldpath.js';
+import { clone, deepEqual } from '../../util/json.js';
+export { clone, deepEqual };
 
 /** A walker's view of one schema node. */
 type Atom =
@@ -564,26 +566,4 @@ function alwaysPresent(ctx: TypedContext, a: Atom & { kind: 'map' }, name: strin
 }
 
 // --- helpers ---
-
-/** Deep equality of JSON values (key order ignored; undefined members ignored). */
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const bb = b as unknown[];
-    return a.length === bb.length && a.every((x, i) => deepEqual(x, bb[i]));
-  }
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
-  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
-  if (ak.length !== bk.length) return false;
-  return ak.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && deepEqual(ao[k], bo[k]));
-}
-
-/** Deep copy of a JSON value. */
-export function clone<T>(v: T): T {
-  return v === undefined ? v : (structuredClone(v) as T);
-}
 

@@ -5,6 +5,8 @@
  */
 
 import { ApiError } from '../../api/errors.js';
+import { clone as cloneJson, deepEqual as jsonEqual } from '../../util/json.js';
+export { cloneJson, jsonEqual };
 
 /** A decoded JSON object, as Go's map[string]interface{}. */
 export type JsonMap = Record<string, unknown>;
@@ -23,25 +25,6 @@ export function has(o: JsonMap, key: string): boolean {
 export function setKey(o: JsonMap, key: string, value: unknown): void {
   if (key === '__proto__') Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
   else o[key] = value;
-}
-
-/** Deep copy of a JSON value (patching works on copies so inputs are never mutated). */
-export function cloneJson<T>(v: T): T {
-  return v === undefined ? v : (structuredClone(v) as T);
-}
-
-/** Structural equality of two JSON values. */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) {
-    return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
-  }
-  if (isMap(a) && isMap(b)) {
-    const ka = Object.keys(a);
-    if (ka.length !== Object.keys(b).length) return false;
-    return ka.every((k) => has(b, k) && jsonEqual(a[k], b[k]));
-  }
-  return false;
 }
 
 /**

@@ -21,6 +21,8 @@ import { TooOldError } from './cache.js';
 import type { RequestContext, Strategy } from './strategy.js';
 import type { LabelSelector } from '../../api/labels.js';
 import type { FieldSelector } from '../../api/fields.js';
+import { clone, deepEqual } from '../../util/json.js';
+export { clone, deepEqual };
 
 /** How objects of one resource are defaulted, validated and patched (built-in schema or a CRD's). */
 export interface TypeSupport {
@@ -107,28 +109,6 @@ export function generateName(base: string): string {
 /** RFC 3339 with second precision, as metav1.Time serializes. */
 export function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** Deep copy of a JSON object. */
-export function clone<T>(o: T): T {
-  return o === undefined ? o : (JSON.parse(JSON.stringify(o)) as T);
-}
-
-/** JSON deep equality (key order insensitive). */
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ak = Object.keys(a as object).filter((k) => (a as any)[k] !== undefined);
-  const bk = Object.keys(b as object).filter((k) => (b as any)[k] !== undefined);
-  if (ak.length !== bk.length) return false;
-  for (const k of ak) if (!deepEqual((a as any)[k], (b as any)[k])) return false;
-  return true;
 }
 
 /** Serializes an object for storage: resourceVersion is the key's revision, not data. */
