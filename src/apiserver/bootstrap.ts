@@ -66,7 +66,7 @@ export async function bootstrap(registry: Registry, opts: { advertiseAddress: st
       ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: opts.port }],
       sessionAffinity: 'None',
     },
-  });
+  }, true);
   await ensure(
     registry,
     '',

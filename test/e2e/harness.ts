@@ -37,6 +37,7 @@ export class KiteServer {
   async start(): Promise<void> {
     const kc = join(this.dataDir, 'kubeconfig.yaml');
     if (existsSync(kc)) rmSync(kc);
+    this.log = '';
     const args = [join(ROOT, 'bin', 'kite.js'), 'server', '--data-dir', this.dataDir, '--port', '0', '--bind-address', '127.0.0.1', '--datastore', this.opts.datastore ?? 'sqlite', ...(this.opts.extraArgs ?? [])];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;

@@ -387,6 +387,9 @@ export class Store {
     if (ctx.dryRun) {
       await this.caches.fresh();
       if (this.cache.items.has(key)) throw errors.alreadyExists(this.qualified, meta.name);
+      // A dry run shows what would be allocated (cluster IP, node ports) and gives it straight back.
+      const undo = await this.strategy.allocate?.(obj, undefined, ctx);
+      if (typeof undo === 'function') undo();
       return obj;
     }
     const undo = await this.strategy.allocate?.(obj, undefined, ctx);
