@@ -43,7 +43,7 @@ interface Reply {
 /** Messages from the watcher thread. */
 type WatcherMsg =
   | { kind: 'ready' }
-  | { kind: 'counts'; counts: number[]; elu: number; at: number }
+  | { kind: 'counts'; counts: number[]; chunks: number; elu: number; at: number }
   | { kind: 'error'; message: string };
 
 /** Parameters handed to the watcher thread. */
@@ -410,6 +410,7 @@ async function benchWatch(srv: ServerProcess, rows: Row[], notes: string[], dura
   notes.push(
     `watch: ${cpuNote(c)}, writer loop ${fmt(c.mainElu * 100, 0)}% busy, watcher thread loop ${fmt(b.elu * 100, 0)}% busy`,
   );
+  notes.push(`watch: ${fmt((b.chunks - a.chunks) / secs / watchers, 0)} stream chunks/s per watcher, ${fmt((total * secs) / Math.max(1, b.chunks - a.chunks), 1)} events per chunk`);
   notes.push(`watch: server CPU per delivered event ${fmt((c.server * 10_000 * secs) / (total * secs), 1)} us, per write incl. fan-out ${fmt((c.server * 10 * secs) / Math.max(1, writtenB - writtenA), 2)} ms`);
   notes.push('watch: watchers run in a worker thread of the bench process; writers in its main thread');
 }
@@ -418,6 +419,8 @@ async function benchWatch(srv: ServerProcess, rows: Row[], notes: string[], dura
 function watcherThread(params: WatcherParams): void {
   const { target: t, path, watchers } = params;
   const counts = new Array<number>(watchers).fill(0);
+  // Stream chunks received over all watches: events per chunk shows how well the server coalesces writes.
+  let chunks = 0;
   const agent = new https.Agent({ keepAlive: true, maxSockets: watchers, ca: t.ca, cert: t.cert, key: t.key });
   const requests: ReturnType<typeof https.request>[] = [];
   let opened = 0;
@@ -436,6 +439,7 @@ function watcherThread(params: WatcherParams): void {
       let carry = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
+        chunks++;
         let text = carry + chunk;
         let start = 0;
         for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
@@ -459,7 +463,7 @@ function watcherThread(params: WatcherParams): void {
     if (m === 'counts') {
       const elu = performance.eventLoopUtilization(eluMark).utilization;
       eluMark = performance.eventLoopUtilization();
-      parentPort!.postMessage({ kind: 'counts', counts: [...counts], elu, at: performance.now() + performance.timeOrigin } satisfies WatcherMsg);
+      parentPort!.postMessage({ kind: 'counts', counts: [...counts], chunks, elu, at: performance.now() + performance.timeOrigin } satisfies WatcherMsg);
     } else if (m === 'stop') {
       for (const r of requests) r.destroy();
       agent.destroy();

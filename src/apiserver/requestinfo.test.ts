@@ -58,10 +58,8 @@ test('namespace status and finalize are subresources of the Namespace', () => {
 });
 
 test('listing namespaces and creating one', () => {
-  assert.deepEqual(
-    { verb: pick('GET', '/api/v1/namespaces').verb, resource: pick('GET', '/api/v1/namespaces').resource, name: pick('GET', '/api/v1/namespaces').name },
-    { verb: 'list', resource: 'namespaces', name: '' },
-  );
+  const { verb, resource, name, namespace } = pick('GET', '/api/v1/namespaces');
+  assert.deepEqual({ verb, resource, name, namespace }, { verb: 'list', resource: 'namespaces', name: '', namespace: '' });
   assert.equal(pick('POST', '/api/v1/namespaces').verb, 'create');
 });
 

@@ -92,8 +92,8 @@ export class NamespaceController {
       seen.add(key);
       const store = this.registry.lookup(info.group, info.version, info.resource);
       if (!store) continue;
-      const left = await store.deleteCollection(systemContext(name), {}, { propagationPolicy: 'Background' });
-      remaining += left.filter((o) => !o.metadata?.deletionTimestamp || o.metadata?.finalizers?.length).length;
+      await store.deleteCollection(systemContext(name), {}, { propagationPolicy: 'Background' });
+      // What is still listed (held by finalizers or a grace period) keeps the namespace.
       const page = await store.list(name, {});
       remaining += page.items.length;
     }

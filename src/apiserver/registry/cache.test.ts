@@ -12,13 +12,13 @@ function cm(ns: string, name: string, data: Record<string, string> = {}): string
 
 /** A backend event as the storage layer reports it. */
 function put(key: string, value: string, rev: number, created = rev): WatchEvent {
-  return { type: created === rev ? 'create' : 'update', kv: { key, value, createRevision: created, modRevision: rev, version: 1 } } as WatchEvent;
+  return { type: created === rev ? 'create' : 'update', kv: { key, value, createRevision: created, modRevision: rev } } as WatchEvent;
 }
 function del(key: string, prevValue: string, rev: number): WatchEvent {
   return {
     type: 'delete',
-    kv: { key, value: '', createRevision: 1, modRevision: rev, version: 0 },
-    prev: { key, value: prevValue, createRevision: 1, modRevision: rev - 1, version: 1 },
+    kv: { key, value: '', createRevision: 1, modRevision: rev },
+    prev: { key, value: prevValue, createRevision: 1, modRevision: rev - 1 },
   } as WatchEvent;
 }
 
