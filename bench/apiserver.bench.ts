@@ -298,6 +298,8 @@ async function benchList(srv: ServerProcess, rows: Row[], notes: string[], podCo
   const fillSecs = (performance.now() - t0) / 1000;
   notes.push(`list: created ${fill.latencies.length} pods in ${fmt(fillSecs)} s (${fmt(fill.latencies.length / fillSecs, 0)}/s, ${fill.errors} errors${fill.firstError ? `, first: ${fill.firstError}` : ''}); pod create ${lat(summarize(fill.latencies))}`);
 
+  rows.push({ metric: `server RSS with ${podCount} pods, before lists`, value: mb(procStatusKb(srv.pid, 'VmRSS')) });
+
   const timeGet = async (p: string, runs: number) => {
     const times: number[] = [];
     let bytes = 0;
@@ -515,7 +517,7 @@ async function main(): Promise<void> {
     if (only.has('list')) {
       console.log(`list: creating ${values.pods} pods, then listing ...`);
       await benchList(srv, rows, notes, Number(values.pods));
-      rows.push({ metric: 'server RSS after list', value: mb(procStatusKb(srv.pid, 'VmRSS')) });
+      rows.push({ metric: 'server RSS after lists', value: mb(procStatusKb(srv.pid, 'VmRSS')) });
     }
     if (only.has('watch')) {
       console.log(`watch: ${values.watchers} watchers, writers for ${durationS} s ...`);

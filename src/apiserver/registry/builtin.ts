@@ -87,6 +87,13 @@ const namespaceStrategy: Strategy = {
     ns.status = { phase: 'Active' };
     ns.spec = { ...(ns.spec ?? {}), finalizers: ['kubernetes'] };
   },
+  // spec.finalizers change only through the finalize subresource (upstream namespace strategy).
+  prepareForUpdate(ns, old, _ctx, subresource) {
+    if (subresource !== 'finalize') {
+      if (old.spec?.finalizers) ns.spec = { ...(ns.spec ?? {}), finalizers: old.spec.finalizers };
+      else if (ns.spec) delete ns.spec.finalizers;
+    }
+  },
   // spec.finalizers (the namespace controller's "kubernetes") hold a deleting namespace until its content is gone.
   holdsDeletion: (ns) => (ns.spec?.finalizers?.length ?? 0) > 0,
   markDeleting(ns) {

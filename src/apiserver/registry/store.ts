@@ -650,7 +650,7 @@ export class Store {
     nm.generation = oldMeta.generation;
     if (nm.generation === undefined) delete nm.generation;
     nm.resourceVersion = oldMeta.resourceVersion;
-    if (subresource !== 'status') this.strategy.prepareForUpdate?.(next, old, ctx);
+    if (subresource !== 'status') this.strategy.prepareForUpdate?.(next, old, ctx, subresource);
     dropEmptyMeta(nm);
     if (this.strategy.trackGeneration && subresource !== 'status' && !deepEqual(specPart(next), specPart(old))) {
       nm.generation = (oldMeta.generation ?? 0) + 1;

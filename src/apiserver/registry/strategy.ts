@@ -43,8 +43,8 @@ export interface Strategy<T = any> {
   returnDeletedObject?: boolean;
   /** Fields the object starts with besides what the client sent, e.g. the status a new Pod gets. */
   prepareForCreate?(obj: T, ctx: RequestContext): void;
-  /** Carries over or resets fields on update, e.g. immutable server-set fields. */
-  prepareForUpdate?(obj: T, old: T, ctx: RequestContext): void;
+  /** Carries over or resets fields on update, e.g. immutable server-set fields. `subresource` is '' for the main resource. */
+  prepareForUpdate?(obj: T, old: T, ctx: RequestContext, subresource: string): void;
   /** Extra validation beyond the built-in per-kind rules. */
   validate?(obj: T, ctx: RequestContext): FieldError[];
   /** Extra validation of an update beyond the built-in per-kind rules. */
