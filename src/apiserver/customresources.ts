@@ -20,6 +20,7 @@ import type { Store, TypeSupport } from './registry/store.js';
 import { clone, deepEqual } from './registry/store.js';
 import type { CacheEvent } from './registry/cache.js';
 import { systemContext } from './bootstrap.js';
+import { CRD_CLEANUP_FINALIZER } from './registry/builtin.js';
 import type { ScaleMapping } from './handler.js';
 
 const CRD_GROUP = 'apiextensions.k8s.io';
@@ -75,7 +76,9 @@ export class CustomResources {
   private async sync(crds: Store, crd: any): Promise<void> {
     const spec = crd.spec;
     if (crd.metadata.deletionTimestamp) {
-      await this.removeAll(crd, false);
+      // upstream's CRD finalizer controller: delete every custom object, then release the CRD.
+      await this.removeAll(crd, true);
+      await this.releaseCleanupFinalizer(crds, crd.metadata.name);
       return;
     }
     const group = spec.group;
@@ -160,7 +163,23 @@ export class CustomResources {
     await crds.update(systemContext(), crd.metadata.name, next, 'status');
   }
 
-  /** Unregisters a CRD's resources; when the CRD is gone, deletes its objects. */
+  /** Removes the customresourcecleanup finalizer from a deleting CRD (which then goes away). */
+  private async releaseCleanupFinalizer(crds: Store, name: string): Promise<void> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const cur = await crds.get('', name).catch(() => undefined);
+      if (!cur || !(cur.metadata.finalizers ?? []).includes(CRD_CLEANUP_FINALIZER)) return;
+      const next = clone(cur);
+      next.metadata.finalizers = cur.metadata.finalizers.filter((f: string) => f !== CRD_CLEANUP_FINALIZER);
+      try {
+        await crds.update(systemContext(), name, next);
+        return;
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === 409)) throw e;
+      }
+    }
+  }
+
+  /** Unregisters a CRD's resources; when its objects must go (the CRD is deleting or gone), deletes them first. */
   private async removeAll(crd: any, gone: boolean): Promise<void> {
     const group = crd.spec.group;
     const plural = crd.spec.names.plural;

@@ -19,6 +19,11 @@ import { clone, parseResourceVersion } from './registry/store.js';
 import type { RequestContext, UserInfo } from './registry/strategy.js';
 import type { KindPrinter } from './printers/index.js';
 
+/** Watch events are written at most this long after they happen (batched into one write). */
+const WATCH_FLUSH_MS = 10;
+/** ...or as soon as this much is pending. */
+const WATCH_FLUSH_BYTES = 64 * 1024;
+
 /** How a resource's objects are printed and decoded (built-in or custom). */
 export interface ResourceHelpers {
   printer(store: Store): KindPrinter;
@@ -104,6 +109,7 @@ export function decodeBody(body: Buffer, contentType: string | undefined, kindFo
 export class ResourceHandler {
   /** Serialized form of cached objects: an event fanned out to many watchers is serialized once. */
   private readonly jsonCache = new WeakMap<object, string>();
+  private readonly lineCache = new WeakMap<object, { type: string; line: string }>();
 
   constructor(
     private readonly helpers: ResourceHelpers,
@@ -297,6 +303,16 @@ export class ResourceHandler {
     return sendJson(res, 200, body);
   }
 
+  /** One watch event line for a cached object, built once per object and event type. */
+  private eventLine(type: string, obj: any): string {
+    let l = this.lineCache.get(obj);
+    if (!l || l.type !== type) {
+      l = { type, line: `{"type":"${type}","object":${this.serialized(obj)}}\n` };
+      this.lineCache.set(obj, l);
+    }
+    return l.line;
+  }
+
   /** JSON text of a (read-only, cached) object, computed once per object. */
   private serialized(obj: any): string {
     let s = this.jsonCache.get(obj);
@@ -462,7 +478,9 @@ export class ResourceHandler {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
     res.flushHeaders();
     let pending: string[] = [];
+    let pendingBytes = 0;
     let scheduled = false;
+    let timer: NodeJS.Timeout | undefined;
     let closed = false;
     let firstTable = true;
     const flush = () => {
@@ -470,6 +488,7 @@ export class ResourceHandler {
       if (closed || pending.length === 0) return;
       const text = pending.join('');
       pending = [];
+      pendingBytes = 0;
       res.write(text);
     };
     const send = (type: string, obj: any) => {
@@ -479,16 +498,23 @@ export class ResourceHandler {
         o = this.table(store, [obj], out, { resourceVersion: obj.metadata?.resourceVersion }, firstTable);
         firstTable = false;
       }
-      pending.push(`{"type":"${type}","object":${o === obj ? this.serialized(obj) : JSON.stringify(o)}}\n`);
-      if (!scheduled) {
+      const line = o === obj ? this.eventLine(type, obj) : `{"type":"${type}","object":${JSON.stringify(o)}}\n`;
+      pending.push(line);
+      pendingBytes += line.length;
+      if (pendingBytes >= WATCH_FLUSH_BYTES) {
+        if (scheduled) clearTimeout(timer);
+        flush();
+      } else if (!scheduled) {
+        // Coalesce a burst of events into one write: syscalls, not bytes, are the cost.
         scheduled = true;
-        setImmediate(flush);
+        timer = setTimeout(flush, WATCH_FLUSH_MS);
       }
     };
     let handle: { stop(): void } | undefined;
     const timers: NodeJS.Timeout[] = [];
     const finish = () => {
       if (closed) return;
+      if (scheduled) clearTimeout(timer);
       flush();
       closed = true;
       handle?.stop();

@@ -54,6 +54,8 @@ export class ApiServer {
   private readonly reviews: ReviewHandler;
   private readonly crs: CustomResources;
   private ready = false;
+  /** The user of each TLS connection's client certificate (null: none). */
+  private readonly certUsers = new WeakMap<TLSSocket, UserInfo | null>();
   /** The port actually bound (useful with port 0). */
   port = 0;
 
@@ -126,12 +128,17 @@ export class ApiServer {
       return undefined;
     }
     const sock = req.socket as TLSSocket;
+    // A connection's client certificate does not change: read it once per connection.
+    const known = this.certUsers.get(sock);
+    if (known !== undefined) return known ?? undefined;
+    let user: UserInfo | null = null;
     if (sock.authorized) {
       const cert = sock.getPeerCertificate();
       const u = userFromCertificate(cert?.subject as unknown as Record<string, string | string[]>);
-      if (u) return { name: u.name, groups: [...u.groups, 'system:authenticated'] };
+      if (u) user = { name: u.name, groups: [...u.groups, 'system:authenticated'] };
     }
-    return undefined;
+    this.certUsers.set(sock, user);
+    return user ?? undefined;
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -150,7 +150,27 @@ const crdStrategy: Strategy = {
   prepareForStatusUpdate(crd) {
     addStoredVersion(crd);
   },
+  // upstream CRD REST Delete: the first DELETE only marks the CRD (Terminating, with the
+  // customresourcecleanup finalizer); the CRD goes once its custom objects are deleted.
+  holdsDeletion: (crd) => !crd.metadata?.deletionTimestamp,
+  markDeleting(crd) {
+    const m = crd.metadata;
+    if (!(m.finalizers ?? []).includes(CRD_CLEANUP_FINALIZER)) m.finalizers = [...(m.finalizers ?? []), CRD_CLEANUP_FINALIZER];
+    crd.status ??= {};
+    const conditions = (crd.status.conditions ?? []).filter((c: any) => c.type !== 'Terminating');
+    conditions.push({
+      type: 'Terminating',
+      status: 'True',
+      lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      reason: 'InstanceDeletionPending',
+      message: 'CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon',
+    });
+    crd.status.conditions = conditions;
+  },
 };
+
+/** The finalizer that holds a deleting CRD until its custom objects are gone (upstream's name). */
+export const CRD_CLEANUP_FINALIZER = 'customresourcecleanup.apiextensions.k8s.io';
 
 /** Service cluster IP and node port allocation. */
 export class ServiceAllocator {
