@@ -128,7 +128,7 @@ test('a CronTab gets its schema defaults and kubectl get ct shows the printer co
   const table = (await server.k(['get', 'ct', 'defaults', '-n', NS])).trimEnd().split('\n');
   assert.match(table[0], /^NAME\s+SPEC\s+REPLICAS\s+AGE$/);
   assert.match(table[1], /^defaults\s+5 0 \* \* \*\s+1\s+\d+s$/);
-  // -o wide / custom columns still come from the CRD's additionalPrinterColumns.
+  // The full resource name prints the same columns.
   const noHeaders = await server.k(['get', 'crontabs.stable.example.com', '-n', NS, '--no-headers']);
   assert.match(noHeaders, /^defaults\s+5 0 \* \* \*\s+1\s+\d+s$/m);
 });
