@@ -97,11 +97,18 @@ const FIELD_ERROR_TEXT: Record<FieldErrorType, string> = {
   UnexpectedServerResponse: 'Unexpected server response',
 };
 
-/** Go's %v / %q rendering of a value inside a field error message. */
+/**
+ * How upstream's field.Error prints a bad value: %q for strings, %v for numbers
+ * and booleans, %#v otherwise — `[]string{"a", "b"}` for string lists. Other
+ * composite values print as JSON (Go would print its struct syntax).
+ */
 function renderValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === null) return 'null';
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+    return `[]string{${value.map((v) => JSON.stringify(v)).join(', ')}}`;
+  }
   return JSON.stringify(value);
 }
 

@@ -136,7 +136,8 @@ export class ResourceHandler {
     const out = parseAccept(req.headers.accept, query);
     const r = store.info;
     // A cluster-scoped resource addressed under a namespace does not exist (upstream 404).
-    if (info.namespace && !r.namespaced) throw new ApiError('NotFound', 'the server could not find the requested resource', {});
+    const namespaceObject = r.group === '' && r.resource === 'namespaces';
+    if (info.namespace && !r.namespaced && !namespaceObject) throw new ApiError('NotFound', 'the server could not find the requested resource', {});
     if (info.subresource) return this.subresource(req, res, info, query, store, ctx, out);
     switch (info.verb) {
       case 'get':

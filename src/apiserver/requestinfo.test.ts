@@ -44,6 +44,8 @@ test('/api/v1/namespaces/x addresses the Namespace object x, not content of a na
   assert.equal(i.name, 'x');
   assert.equal(i.subresource, '');
   assert.equal(i.verb, 'get');
+  // as upstream: the Namespace's own name is the request's namespace (RBAC scoping)
+  assert.equal(i.namespace, 'x');
   assert.equal(pick('DELETE', '/api/v1/namespaces/x').verb, 'delete');
 });
 

@@ -66,11 +66,8 @@ export function parseRequestInfo(method: string, pathname: string, query: URLSea
   info.resource = parts[0] ?? '';
   if (parts.length >= 2) info.name = parts[1];
   if (parts.length >= 3) info.subresource = parts[2];
-  // namespaces/<name>: the namespace is the object itself, not a scope.
-  if (info.resource === 'namespaces' && info.namespace && parts[0] === 'namespaces') {
-    info.name = info.namespace;
-    info.namespace = '';
-  }
+  // namespaces/<name> addresses the Namespace object; upstream still reports its name as the
+  // request's namespace, so a RoleBinding in namespace x can grant access to Namespace x.
 
   const m = method.toUpperCase();
   // upstream: `?watch` turns a collection GET (never a named one) into a watch.

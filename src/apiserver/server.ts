@@ -213,7 +213,7 @@ export class ApiServer {
     });
     if (!decision.allowed) {
       const what = info.subresource ? `${info.resource}/${info.subresource}` : info.resource;
-      const scope = info.namespace ? ` in the namespace "${info.namespace}"` : info.resource === 'namespaces' || !info.namespace ? ' at the cluster scope' : '';
+      const scope = info.namespace ? ` in the namespace "${info.namespace}"` : ' at the cluster scope';
       throw errors.forbidden(
         { group: info.group, resource: info.resource },
         info.name,

@@ -158,7 +158,7 @@ test('service: ports required, names required when several, type enum, nodePort 
   ]);
   assert.deepEqual(check('', 'Service', svc({ clusterIP: 'None' })), []);
   const errs = check('', 'Service', svc({ clusterIPs: ['10.96.0.2'], ports: [{ port: 80 }] }), svc({ clusterIPs: ['10.96.0.1'], ports: [{ port: 80 }] }));
-  assert.deepEqual(errs, ['spec.clusterIPs[0]: Invalid value: ["10.96.0.2"]: may not change once set']);
+  assert.deepEqual(errs, ['spec.clusterIPs[0]: Invalid value: []string{"10.96.0.2"}: may not change once set']);
 });
 
 test('configmap and secret rules', () => {

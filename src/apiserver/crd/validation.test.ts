@@ -74,7 +74,7 @@ describe('validateCRD', () => {
     crd.spec!.versions![0]!.storage = false;
     const out = msgs(crd);
     assert.ok(out.some((m) => m.endsWith('must have exactly one version marked as storage version')));
-    assert.ok(out.includes('status.storedVersions: Invalid value: []: must have at least one stored version'));
+    assert.ok(out.includes('status.storedVersions: Invalid value: []string{}: must have at least one stored version'));
   });
 
   it('requires a schema on every version', () => {
@@ -171,7 +171,7 @@ describe('validateCRD', () => {
     };
     const p = 'spec.validation.openAPIV3Schema';
     assert.deepEqual(msgs(crd), [
-      `${p}.properties[ports].x-kubernetes-list-map-keys: Invalid value: ["name","missing"]: entries must all be names of item properties`,
+      `${p}.properties[ports].x-kubernetes-list-map-keys: Invalid value: []string{"name", "missing"}: entries must all be names of item properties`,
       `${p}.properties[keys].x-kubernetes-list-type: Required value: must be map if x-kubernetes-list-map-keys is non-empty`,
       `${p}.properties[tags].type: Invalid value: "object": must be array if x-kubernetes-list-type is specified`,
     ]);
@@ -262,7 +262,7 @@ describe('validateCRD', () => {
     assert.deepEqual(msgs(crd), [
       "spec.conversion.webhook.clientConfig.url: Invalid value: \"http\": 'https' is the only allowed URL scheme; desired format: https://host[/path]",
       'spec.conversion.webhook.clientConfig.url: Invalid value: "x=1": query parameters are not permitted in the URL',
-      'spec.conversion.webhook.conversionReviewVersions: Invalid value: ["v2"]: must include at least one of v1, v1beta1',
+      'spec.conversion.webhook.conversionReviewVersions: Invalid value: []string{"v2"}: must include at least one of v1, v1beta1',
     ]);
   });
 });

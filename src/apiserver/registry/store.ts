@@ -375,11 +375,6 @@ export class Store {
     return errors.invalid(this.info.group, this.info.kind, name, errs);
   }
 
-  /** Creates an object from a decoded body. Returns the stored object. */
-  async create(ctx: RequestContext, body: any): Promise<any> {
-    return this.createWith(ctx, body, undefined);
-  }
-
   /** Writes a fully prepared new object (allocation, dry-run, AlreadyExists). */
   private async storeNew(ctx: RequestContext, obj: any): Promise<any> {
     const meta = obj.metadata;
@@ -387,12 +382,13 @@ export class Store {
     if (ctx.dryRun) {
       await this.caches.fresh();
       if (this.cache.items.has(key)) throw errors.alreadyExists(this.qualified, meta.name);
+    }
+    const undo = await this.strategy.allocate?.(obj, undefined, ctx);
+    if (ctx.dryRun) {
       // A dry run shows what would be allocated (cluster IP, node ports) and gives it straight back.
-      const undo = await this.strategy.allocate?.(obj, undefined, ctx);
       if (typeof undo === 'function') undo();
       return obj;
     }
-    const undo = await this.strategy.allocate?.(obj, undefined, ctx);
     try {
       const kv = await this.backend.create(key, encode(obj));
       meta.resourceVersion = String(kv.modRevision);
@@ -496,7 +492,7 @@ export class Store {
         });
         obj.metadata ??= {};
         obj.metadata.name = name;
-        return { obj: await this.createWith(ctx, obj, obj.metadata.managedFields), created: true };
+        return { obj: await this.create(ctx, obj, obj.metadata.managedFields), created: true };
       },
       apply,
     );
@@ -526,10 +522,11 @@ export class Store {
   yamlParse: (s: string) => unknown = JSON.parse;
 
   /**
-   * Prepares, validates and stores a new object. `managedFields` are the
-   * server-side apply's own; otherwise they are computed for an Update.
+   * Creates an object from a decoded body: prepares, validates and stores it,
+   * returning the stored object. `managedFields` are a server-side apply's
+   * own; otherwise they are computed for an Update.
    */
-  private async createWith(ctx: RequestContext, obj: any, managedFields: unknown): Promise<any> {
+  async create(ctx: RequestContext, obj: any, managedFields?: unknown): Promise<any> {
     obj.metadata ??= {};
     const meta = obj.metadata;
     this.fixNamespace(ctx, meta);
