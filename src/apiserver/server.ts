@@ -148,8 +148,16 @@ export class ApiServer {
       // Health and version are open to everyone, as upstream's system:public-info-viewer allows.
       if (path === '/healthz' || path === '/livez' || path === '/readyz' || path.startsWith('/readyz/') || path.startsWith('/livez/')) {
         const ok = path.startsWith('/readyz') ? this.ready : true;
+        const kind = path.slice(1).split('/')[0];
         res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
-        res.end(ok ? 'ok' : '[-]ready failed: starting\nreadyz check failed');
+        if (url.searchParams.has('verbose')) {
+          // upstream's verbose form: one line per check, then the verdict.
+          const checks = ['ping', 'log', 'storage', ...(kind === 'readyz' ? ['informer-sync', 'shutdown'] : [])];
+          const lines = checks.map((c) => (ok || c !== 'informer-sync' ? `[+]${c} ok` : `[-]${c} failed: reason withheld`));
+          res.end(`${lines.join('\n')}\n${kind} check ${ok ? 'passed' : 'failed'}\n`);
+        } else {
+          res.end(ok ? 'ok' : `[-]informer-sync failed: reason withheld\n${kind} check failed`);
+        }
         return;
       }
       if (path === '/version' || path === '/version/') return sendJson(res, 200, versionInfo());

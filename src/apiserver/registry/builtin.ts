@@ -82,10 +82,20 @@ const podStrategy: Strategy = {
   },
 };
 
+/** Namespaces that may not be deleted (upstream NamespaceLifecycle's immortal namespaces). */
+const IMMORTAL_NAMESPACES = ['default', 'kube-system', 'kube-public'];
+
 const namespaceStrategy: Strategy = {
   prepareForCreate(ns) {
     ns.status = { phase: 'Active' };
     ns.spec = { ...(ns.spec ?? {}), finalizers: ['kubernetes'] };
+  },
+  // NamespaceLifecycle admission: the namespaces the system relies on are immortal.
+  validateDelete(ns) {
+    const name = ns.metadata?.name;
+    if (IMMORTAL_NAMESPACES.includes(name)) {
+      throw errors.forbidden({ group: '', resource: 'namespaces' }, name, 'this namespace may not be deleted');
+    }
   },
   // spec.finalizers change only through the finalize subresource (upstream namespace strategy).
   prepareForUpdate(ns, old, _ctx, subresource) {

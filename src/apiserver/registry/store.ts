@@ -717,6 +717,7 @@ export class Store {
           `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`,
         );
       }
+      this.strategy.validateDelete?.(old, ctx);
       const next = clone(old);
       const nm = next.metadata;
       const grace = this.strategy.gracePeriod ? this.strategy.gracePeriod(old, opts.gracePeriodSeconds) : 0;

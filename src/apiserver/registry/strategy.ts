@@ -54,6 +54,8 @@ export interface Strategy<T = any> {
    * cluster IP). Returns an undo to run if the write then fails.
    */
   allocate?(obj: T, old: T | undefined, ctx: RequestContext): Promise<(() => void) | void> | (() => void) | void;
+  /** Refuses a delete by throwing an ApiError (e.g. the system namespaces may not be deleted). */
+  validateDelete?(obj: T, ctx: RequestContext): void;
   /** Releases what `allocate` claimed once the object is gone. */
   release?(obj: T): void;
   /**
