@@ -324,3 +324,18 @@ test('a CRD records its storage version in status.storedVersions', async (t) => 
   assert.deepEqual(u.status.storedVersions, ['v1', 'v2']);
   assert.equal(u.metadata.generation, 2);
 });
+
+test('the system namespaces may not be deleted (NamespaceLifecycle)', async () => {
+  const r = await startRegistry();
+  const ns = r.namespaces;
+  for (const name of ['default', 'kube-system', 'kube-public']) {
+    await ns.create(systemContext(), { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    await assert.rejects(ns.delete(systemContext(), name, {}), (e: ApiError) => {
+      assert.equal(e.code, 403);
+      assert.equal(e.message, `namespaces "${name}" is forbidden: this namespace may not be deleted`);
+      return true;
+    });
+    assert.equal((await ns.get('', name)).metadata.deletionTimestamp, undefined);
+  }
+  await r.close();
+});

@@ -4,6 +4,7 @@
  */
 import { ApiError, errors, field } from '../../api/errors.js';
 import type { Strategy } from './strategy.js';
+import type { CustomResourceDefinition, Namespace, PersistentVolume, PersistentVolumeClaim, Pod, Secret } from '../../api/generated/types.js';
 import { parseQuantity, type Quantity } from '../../api/quantity.js';
 import { NODE_PORT_RANGE, RangeAllocator, ipToNumber, numberToIp, parseCidr, serviceIpAllocator } from './ipalloc.js';
 
@@ -69,7 +70,7 @@ function quantityOrUndefined(v: unknown): Quantity | undefined {
   }
 }
 
-const podStrategy: Strategy = {
+const podStrategy = {
   prepareForCreate(pod) {
     pod.status = { phase: 'Pending', qosClass: podQosClass(pod) };
   },
@@ -80,19 +81,19 @@ const podStrategy: Strategy = {
     if (requested !== undefined) return Math.max(0, requested);
     return pod.spec?.terminationGracePeriodSeconds ?? 30;
   },
-};
+} satisfies Strategy<Pod>;
 
 /** Namespaces that may not be deleted (upstream NamespaceLifecycle's immortal namespaces). */
 const IMMORTAL_NAMESPACES = ['default', 'kube-system', 'kube-public'];
 
-const namespaceStrategy: Strategy = {
+const namespaceStrategy = {
   prepareForCreate(ns) {
     ns.status = { phase: 'Active' };
     ns.spec = { ...(ns.spec ?? {}), finalizers: ['kubernetes'] };
   },
   // NamespaceLifecycle admission: the namespaces the system relies on are immortal.
   validateDelete(ns) {
-    const name = ns.metadata?.name;
+    const name = ns.metadata?.name ?? '';
     if (IMMORTAL_NAMESPACES.includes(name)) {
       throw errors.forbidden({ group: '', resource: 'namespaces' }, name, 'this namespace may not be deleted');
     }
@@ -109,7 +110,7 @@ const namespaceStrategy: Strategy = {
   markDeleting(ns) {
     ns.status = { ...(ns.status ?? {}), phase: 'Terminating' };
   },
-};
+} satisfies Strategy<Namespace>;
 
 /** upstream v1 Secret conversion: stringData is write-only and merged into data (its keys win). */
 function mergeStringData(secret: any): void {
@@ -120,26 +121,26 @@ function mergeStringData(secret: any): void {
   delete secret.stringData;
 }
 
-const secretStrategy: Strategy = {
+const secretStrategy = {
   prepareForCreate: (secret) => mergeStringData(secret),
   prepareForUpdate: (secret) => mergeStringData(secret),
-};
+} satisfies Strategy<Secret>;
 
 const nodeStrategy: Strategy = {
   keepStatusOnCreate: true,
 };
 
-const pvStrategy: Strategy = {
+const pvStrategy = {
   prepareForCreate(pv) {
     pv.status = { phase: 'Pending' };
   },
-};
+} satisfies Strategy<PersistentVolume>;
 
-const pvcStrategy: Strategy = {
+const pvcStrategy = {
   prepareForCreate(pvc) {
     pvc.status = { phase: 'Pending' };
   },
-};
+} satisfies Strategy<PersistentVolumeClaim>;
 
 /** upstream CRD strategy: the storage version is always among status.storedVersions. */
 function addStoredVersion(crd: any): void {
@@ -149,7 +150,7 @@ function addStoredVersion(crd: any): void {
   if (storage && !stored.includes(storage)) crd.status.storedVersions = [...stored, storage];
 }
 
-const crdStrategy: Strategy = {
+const crdStrategy = {
   prepareForCreate(crd) {
     crd.status = {};
     addStoredVersion(crd);
@@ -164,7 +165,7 @@ const crdStrategy: Strategy = {
   // customresourcecleanup finalizer); the CRD goes once its custom objects are deleted.
   holdsDeletion: (crd) => !crd.metadata?.deletionTimestamp,
   markDeleting(crd) {
-    const m = crd.metadata;
+    const m = (crd.metadata ??= {});
     if (!(m.finalizers ?? []).includes(CRD_CLEANUP_FINALIZER)) m.finalizers = [...(m.finalizers ?? []), CRD_CLEANUP_FINALIZER];
     crd.status ??= {};
     const conditions = (crd.status.conditions ?? []).filter((c: any) => c.type !== 'Terminating');
@@ -177,7 +178,7 @@ const crdStrategy: Strategy = {
     });
     crd.status.conditions = conditions;
   },
-};
+} satisfies Strategy<CustomResourceDefinition>;
 
 /** The finalizer that holds a deleting CRD until its custom objects are gone (upstream's name). */
 export const CRD_CLEANUP_FINALIZER = 'customresourcecleanup.apiextensions.k8s.io';
