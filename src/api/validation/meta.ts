@@ -4,7 +4,18 @@
  * apimachinery's pkg/api/validation and pkg/apis/meta/v1/validation.
  */
 import { field, type FieldError } from '../errors.js';
-import { isQualifiedName, isValidLabelValue, nameIsDNSLabel, type NameValidator } from '../names.js';
+import { isQualifiedName, nameIsDNSLabel, type NameValidator } from '../names.js';
+import { validateLabels as validateLabelMap, validateLabelSelector as validateSelector, type LabelSelectorSpec } from '../labels.js';
+
+/** ValidateLabels (the one home is labels.ts); accepts any decoded value. */
+export function validateLabels(labels: unknown, path: string): FieldError[] {
+  return labels && typeof labels === 'object' ? validateLabelMap(labels as Record<string, string>, path) : [];
+}
+
+/** ValidateLabelSelector (the one home is labels.ts); accepts any decoded value. */
+export function validateLabelSelector(sel: unknown, path: string): FieldError[] {
+  return sel && typeof sel === 'object' ? validateSelector(sel as LabelSelectorSpec, path) : [];
+}
 
 /** upstream FieldImmutableErrorMsg. */
 export const FIELD_IMMUTABLE = 'field is immutable';
@@ -50,23 +61,6 @@ export function validateNonnegative(value: unknown, path: string): FieldError[] 
   return typeof value === 'number' && value < 0 ? [field.invalid(path, value, IS_NEGATIVE)] : [];
 }
 
-/** ValidateLabelName: label keys are qualified names. */
-export function validateLabelName(key: string, path: string): FieldError[] {
-  return isQualifiedName(key).map((m) => field.invalid(path, key, m));
-}
-
-/** ValidateLabels: keys qualified names, values label values; errors sit on the map's path. */
-export function validateLabels(labels: unknown, path: string): FieldError[] {
-  const errs: FieldError[] = [];
-  if (!labels || typeof labels !== 'object') return errs;
-  for (const [k, v] of Object.entries(labels as Obj)) {
-    errs.push(...validateLabelName(k, path));
-    const value = typeof v === 'string' ? v : String(v);
-    for (const m of isValidLabelValue(value)) errs.push(field.invalid(path, value, m));
-  }
-  return errs;
-}
-
 /** ValidateAnnotations: keys are qualified names (checked lower-cased), total size ≤ 256 KiB. */
 export function validateAnnotations(annotations: unknown, path: string): FieldError[] {
   const errs: FieldError[] = [];
@@ -77,35 +71,6 @@ export function validateAnnotations(annotations: unknown, path: string): FieldEr
     total += Buffer.byteLength(k) + Buffer.byteLength(String(v ?? ''));
   }
   if (total > TOTAL_ANNOTATION_SIZE_LIMIT) errs.push(field.tooLong(path, '', TOTAL_ANNOTATION_SIZE_LIMIT));
-  return errs;
-}
-
-/** ValidateLabelSelector (metav1.LabelSelector): matchLabels as labels, matchExpressions operators/values. */
-export function validateLabelSelector(sel: unknown, path: string): FieldError[] {
-  const errs: FieldError[] = [];
-  if (!sel || typeof sel !== 'object') return errs;
-  const s = sel as Obj;
-  errs.push(...validateLabels(s.matchLabels, `${path}.matchLabels`));
-  (Array.isArray(s.matchExpressions) ? s.matchExpressions : []).forEach((r: Obj, i: number) => {
-    const p = `${path}.matchExpressions[${i}]`;
-    const values: unknown[] = Array.isArray(r?.values) ? r.values : [];
-    switch (r?.operator) {
-      case 'In':
-      case 'NotIn':
-        if (values.length === 0) errs.push(field.required(`${p}.values`, "must be specified when `operator` is 'In' or 'NotIn'"));
-        break;
-      case 'Exists':
-      case 'DoesNotExist':
-        if (values.length > 0) errs.push(field.forbidden(`${p}.values`, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
-        break;
-      default:
-        errs.push(field.invalid(`${p}.operator`, r?.operator ?? '', 'not a valid selector operator'));
-    }
-    errs.push(...validateLabelName(String(r?.key ?? ''), `${p}.key`));
-    values.forEach((v, j) => {
-      for (const m of isValidLabelValue(String(v))) errs.push(field.invalid(`${p}.values[${j}]`, v, m));
-    });
-  });
   return errs;
 }
 
