@@ -24,6 +24,8 @@ export interface ResourceInfo {
   schema?: SchemaNode;
   /** True for resources defined by a CustomResourceDefinition. */
   custom?: boolean;
+  /** The version objects are stored in, when it is not `version` (they are converted on every read and write). */
+  storageVersion?: string;
 }
 
 /** group/version strings whose resources Kite serves, in discovery order (upstream's group priority order). */
@@ -34,6 +36,7 @@ export const SERVED_GROUP_VERSIONS: readonly string[] = [
   'authentication.k8s.io/v1',
   'authorization.k8s.io/v1',
   'autoscaling/v2',
+  'autoscaling/v1',
   'batch/v1',
   'networking.k8s.io/v1',
   'policy/v1',
@@ -119,6 +122,29 @@ export function builtinResources(): ResourceInfo[] {
     }
   }
   return out;
+}
+
+/**
+ * Orders versions by upstream's version priority (CompareKubeAwareVersionStrings):
+ * GA before beta before alpha, higher numbers first, and names that are not
+ * Kubernetes versions last, alphabetically. Negative when `a` comes first.
+ */
+export function compareKubeAwareVersions(a: string, b: string): number {
+  const parse = (v: string) => {
+    const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v);
+    if (!m) return undefined;
+    return { major: Number(m[1]), level: m[2] === 'alpha' ? 0 : m[2] === 'beta' ? 1 : 2, minor: m[3] ? Number(m[3]) : 0 };
+  };
+  const pa = parse(a);
+  const pb = parse(b);
+  if (!pa || !pb) {
+    if (pa) return -1;
+    if (pb) return 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+  if (pa.level !== pb.level) return pb.level - pa.level;
+  if (pa.major !== pb.major) return pb.major - pa.major;
+  return pb.minor - pa.minor;
 }
 
 /** `apps/v1`, or `v1` for the core group. */

@@ -9,13 +9,12 @@ import { ApiError } from '../api/errors.js';
 import type { ResourceInfo } from '../api/resources.js';
 import type { SchemaNode } from '../api/schema.js';
 import { isDNS1123Subdomain } from '../api/names.js';
-import { validateObjectMeta, validateObjectMetaUpdate } from '../api/validation/index.js';
 import { applySchemaDefaults, crdPrinter, defaultCRD, pruneObject, validateCRD, validateCustomObject } from './crd/index.js';
 import type { CRDVersion, JSONSchemaProps } from './crd/types.js';
 import { fieldsFunc } from './fieldselectors.js';
 import type { KindPrinter } from './printers/index.js';
 import type { Registry } from './registry/registry.js';
-import { builtinResolver } from './registry/registry.js';
+import { builtinResolver, metaValidator } from './registry/registry.js';
 import type { Store, TypeSupport } from './registry/store.js';
 import { clone, deepEqual } from './registry/store.js';
 import type { CacheEvent } from './registry/cache.js';
@@ -121,10 +120,7 @@ export class CustomResources {
       defaults: (obj) => applySchemaDefaults(schema, obj),
       validate: (obj) => (schema ? validateCustomObject(schema, obj) : []),
       nameValidator,
-      validateMeta: (meta, old) =>
-        old
-          ? [...validateObjectMeta(meta, { namespaced, nameValidator }), ...validateObjectMetaUpdate(meta, old)]
-          : validateObjectMeta(meta, { namespaced, nameValidator }),
+      validateMeta: metaValidator(namespaced, nameValidator),
       resolver: builtinResolver,
       schema: info.schema,
       allowStrategic: false,

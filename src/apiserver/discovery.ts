@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ResourceInfo } from '../api/resources.js';
-import { groupVersion } from '../api/resources.js';
+import { compareKubeAwareVersions, groupVersion } from '../api/resources.js';
 
 /** One served group with its versions in preference order. */
 interface GroupEntry {
@@ -21,12 +21,14 @@ function groups(resources: readonly ResourceInfo[]): GroupEntry[] {
     if (!g) out.push((g = { name: r.group, versions: [] }));
     if (!g.versions.includes(r.version)) g.versions.push(r.version);
   }
+  // The first version is the preferred one: upstream lists a group's versions by version priority.
+  for (const g of out) g.versions.sort(compareKubeAwareVersions);
   return out;
 }
 
-/** storageVersionHash as upstream computes it: base64 of the first 8 bytes of sha256("group/version/kind"). */
+/** storageVersionHash as upstream computes it: base64 of the first 8 bytes of sha256("group/storageVersion/kind"). */
 function storageVersionHash(r: ResourceInfo): string {
-  return createHash('sha256').update(`${r.group}/${r.version}/${r.kind}`).digest().subarray(0, 8).toString('base64');
+  return createHash('sha256').update(`${r.group}/${r.storageVersion ?? r.version}/${r.kind}`).digest().subarray(0, 8).toString('base64');
 }
 
 /** `/api` (APIVersions). */
@@ -112,6 +114,7 @@ export function aggregatedDiscovery(resources: readonly ResourceInfo[], core: bo
   for (const [group, rs] of byGroup) {
     const versions: string[] = [];
     for (const r of rs) if (!versions.includes(r.version)) versions.push(r.version);
+    versions.sort(compareKubeAwareVersions);
     items.push({
       metadata: { name: group, creationTimestamp: null },
       versions: versions.map((v) => ({

@@ -14,6 +14,7 @@ import { checkFieldSelector, convertFieldSelector } from './fieldselectors.js';
 import type { RequestInfo } from './requestinfo.js';
 import { readBody, sendError, sendJson, warningHeaders } from './http.js';
 import { isKubernetesProtobuf, decodeKubernetesProtobuf } from '../api/protobuf.js';
+import { validatePatchOptions } from './fieldmanager/index.js';
 import type { Store, DeleteOptions, WatchOptions, ListOptions } from './registry/store.js';
 import { clone, parseResourceVersion } from './registry/store.js';
 import type { RequestContext, UserInfo } from './registry/strategy.js';
@@ -336,7 +337,7 @@ export class ResourceHandler {
       metadata: md,
       columnDefinitions: withColumns ? printer.columns : [],
       rows: items.map((o) => {
-        const row: Record<string, unknown> = { cells: printer.row(o, now) };
+        const row: Record<string, unknown> = { cells: printer.row(store.storageForm(o), now) };
         if (out.includeObject === 'Object') row.object = o;
         else if (out.includeObject === 'Metadata') {
           row.object = { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata };
@@ -374,30 +375,13 @@ export class ResourceHandler {
     if (!allowed.includes(ct)) {
       throw new ApiError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${allowed.join(', ')}`, undefined, 415);
     }
-    if (ct === 'application/apply-patch+yaml' && !query.get('fieldManager')) {
-      throw errors.badRequest('PATCH /apply requires fieldManager to be set');
-    }
-    const force = query.get('force') === 'true';
-    if (force && ct !== 'application/apply-patch+yaml') throw errors.badRequest('force: Invalid value: true: may not be specified for non-apply patch');
+    const forceParam = query.get('force');
+    validatePatchOptions({ apply: ct === 'application/apply-patch+yaml', fieldManager: query.get('fieldManager') ?? undefined, force: forceParam ?? undefined });
     const body = (await readBody(req)).toString('utf8');
-    const mode = query.get('fieldValidation') ?? 'Warn';
-    const { obj, created } = await store.patchObject(ctx, info.name, ct, body, subresource, { force }, (next) => {
-      this.checkFieldsNoThrowType(store, next, mode, ctx);
+    const { obj, created } = await store.patchObject(ctx, info.name, ct, body, subresource, { force: forceParam === 'true' }, (next) => {
+      this.checkFields(store, next, query, ctx);
     });
     return this.reply(res, created ? 201 : 200, obj, out, store, ctx);
-  }
-
-  private checkFieldsNoThrowType(store: Store, obj: any, mode: string, ctx: RequestContext): void {
-    const found = this.helpers.decode(store, obj);
-    if (found.typeErrors.length) {
-      throw errors.invalid(store.info.group, store.info.kind, obj.metadata?.name ?? '', [
-        { type: 'FieldValueInvalid', field: '', detail: found.typeErrors[0] },
-      ]);
-    }
-    if (found.unknown.length) {
-      if (mode === 'Strict') throw errors.badRequest(`strict decoding error: ${found.unknown.map((u) => `unknown field "${u}"`).join(', ')}`);
-      if (mode === 'Warn') for (const u of found.unknown) ctx.warnings.push(`unknown field "${u}"`);
-    }
   }
 
   private async subresource(

@@ -6,7 +6,6 @@ import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { timingSafeEqual } from 'node:crypto';
-import YAML from 'yaml';
 import { ApiError, errors } from '../api/errors.js';
 import type { Backend } from '../storage/backend.js';
 import { definitions } from '../api/generated/schema.js';
@@ -20,8 +19,7 @@ import type { UserInfo } from './registry/strategy.js';
 import { userFromCertificate, type ClusterPki } from './auth/certs.js';
 import { Authorizer } from './auth/authorizer.js';
 import { ReviewHandler } from './auth/reviews.js';
-import { applyPatch } from './patch/index.js';
-import { applyServerSide, updateManagedFields, managerFromUserAgent } from './fieldmanager/index.js';
+import { managerFromUserAgent } from './fieldmanager/index.js';
 import { printerFor } from './printers/index.js';
 import { decodeAgainstSchema } from './decode.js';
 import { CustomResources } from './customresources.js';
@@ -60,12 +58,7 @@ export class ApiServer {
   port = 0;
 
   constructor(private readonly config: ApiServerConfig) {
-    this.registry = new Registry({
-      backend: config.backend,
-      serviceCidr: config.serviceCidr,
-      yamlParse: (s) => YAML.parse(s),
-      patch: { applyPatch, applyServerSide, updateManagedFields },
-    });
+    this.registry = new Registry({ backend: config.backend, serviceCidr: config.serviceCidr });
     this.crs = new CustomResources(this.registry);
     const helpers: ResourceHelpers = {
       printer: (store) => this.crs.printer(store) ?? printerFor(store.info.group, store.info.kind),

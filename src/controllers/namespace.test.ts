@@ -1,10 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import YAML from 'yaml';
 import { ApiError } from '../api/errors.js';
 import { MemoryBackend } from '../storage/memory.js';
-import { applyPatch } from '../apiserver/patch/index.js';
-import { applyServerSide, updateManagedFields } from '../apiserver/fieldmanager/index.js';
 import { systemContext } from '../apiserver/bootstrap.js';
 import { Registry } from '../apiserver/registry/registry.js';
 import type { CacheEvent } from '../apiserver/registry/cache.js';
@@ -14,12 +11,7 @@ import { NamespaceController } from './namespace.js';
 async function setup() {
   const backend = new MemoryBackend();
   await backend.start();
-  const registry = new Registry({
-    backend,
-    patch: { applyPatch, applyServerSide, updateManagedFields },
-    serviceCidr: '10.96.0.0/12',
-    yamlParse: (s) => YAML.parse(s),
-  });
+  const registry = new Registry({ backend, serviceCidr: '10.96.0.0/12' });
   await registry.start();
   const store = (group: string, resource: string): Store => registry.lookup(group, 'v1', resource)!;
   const namespaces = store('', 'namespaces');

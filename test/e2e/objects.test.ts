@@ -240,7 +240,7 @@ test('Services get a ClusterIP from 10.96.0.0/12 and NodePorts from 30000-32767;
     input: JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'dup', namespace: ns }, spec: { clusterIP: s.clusterIP, ports: [{ port: 80 }] } }),
   });
   assert.equal(taken.code, 1);
-  assert.match(taken.stderr, new RegExp(`spec\\.clusterIPs: Invalid value: \\["${s.clusterIP.replace(/\./g, '\\.')}"\\]: failed to allocate IP ${s.clusterIP.replace(/\./g, '\\.')}: provided IP is already allocated`));
+  assert.match(taken.stderr, new RegExp(`spec\\.clusterIPs: Invalid value: \\[\\]string\\{"${s.clusterIP.replace(/\./g, '\\.')}"\\}: failed to allocate IP ${s.clusterIP.replace(/\./g, '\\.')}: provided IP is already allocated`));
 
   const k = await live('default', 'service/kubernetes');
   assert.equal(k.spec.clusterIP, '10.96.0.1');

@@ -1,9 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import YAML from 'yaml';
 import { MemoryBackend } from '../../storage/memory.js';
-import { applyPatch } from '../patch/index.js';
-import { applyServerSide, updateManagedFields } from '../fieldmanager/index.js';
 import { bootstrap, systemContext } from '../bootstrap.js';
 import { Registry } from '../registry/registry.js';
 import type { UserInfo } from '../registry/strategy.js';
@@ -15,12 +12,7 @@ const RBAC = 'rbac.authorization.k8s.io';
 async function setup() {
   const backend = new MemoryBackend();
   await backend.start();
-  const registry = new Registry({
-    backend,
-    patch: { applyPatch, applyServerSide, updateManagedFields },
-    serviceCidr: '10.96.0.0/12',
-    yamlParse: (s) => YAML.parse(s),
-  });
+  const registry = new Registry({ backend, serviceCidr: '10.96.0.0/12' });
   await registry.start();
   await bootstrap(registry, { advertiseAddress: '127.0.0.1', port: 6443 });
   const ns = registry.lookup('', 'v1', 'namespaces')!;

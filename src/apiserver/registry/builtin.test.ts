@@ -3,13 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import YAML from 'yaml';
 import { ApiError } from '../../api/errors.js';
 import type { Backend } from '../../storage/backend.js';
 import { MemoryBackend } from '../../storage/memory.js';
 import { SqliteBackend } from '../../storage/sqlite.js';
-import { applyPatch } from '../patch/index.js';
-import { applyServerSide, updateManagedFields } from '../fieldmanager/index.js';
 import { systemContext } from '../bootstrap.js';
 import { Registry } from './registry.js';
 import { ipToNumber, parseCidr } from './ipalloc.js';
@@ -19,12 +16,7 @@ import type { Store } from './store.js';
 /** A started registry over `backend` with namespace `ns`. */
 async function startRegistry(backend: Backend = new MemoryBackend()) {
   await backend.start();
-  const registry = new Registry({
-    backend,
-    patch: { applyPatch, applyServerSide, updateManagedFields },
-    serviceCidr: '10.96.0.0/12',
-    yamlParse: (s) => YAML.parse(s),
-  });
+  const registry = new Registry({ backend, serviceCidr: '10.96.0.0/12' });
   await registry.start();
   const store = (group: string, version: string, resource: string): Store => registry.lookup(group, version, resource)!;
   try {

@@ -13,16 +13,33 @@ import { applyDefaults, jobGenerateSelector } from '../../api/defaults/index.js'
 import { validateObject, validateObjectMeta, validateObjectMetaUpdate } from '../../api/validation/index.js';
 import { nameValidatorFor } from '../../api/names.js';
 import { fieldsFunc } from '../fieldselectors.js';
+import YAML from 'yaml';
+import { applyPatch } from '../patch/index.js';
+import { applyServerSide, updateManagedFields } from '../fieldmanager/index.js';
 import { CacheSet } from './cache.js';
-import { Store, type PatchSupport, type TypeSupport } from './store.js';
+import { Store, type Conversion, type PatchSupport, type TypeSupport } from './store.js';
+import { builtinConversion } from '../../api/conversion/index.js';
 import { ServiceAllocator, builtinStrategy } from './builtin.js';
 
 /** What the registry needs to build stores. */
 export interface RegistryConfig {
   backend: Backend;
-  patch: PatchSupport;
   serviceCidr: string;
-  yamlParse: (s: string) => unknown;
+  /** Patch machinery (default: the real JSON/merge/strategic patch and server-side apply). */
+  patch?: PatchSupport;
+  /** YAML parser for apply patches (default: the `yaml` package). */
+  yamlParse?: (s: string) => unknown;
+}
+
+/** The patch machinery every store uses unless told otherwise. */
+const DEFAULT_PATCH: PatchSupport = { applyPatch, applyServerSide, updateManagedFields };
+
+/** ObjectMeta validation for a resource: create rules, plus the update rules when there is an old object. */
+export function metaValidator(namespaced: boolean, nameValidator: TypeSupport['nameValidator']): TypeSupport['validateMeta'] {
+  return (meta, old) =>
+    old
+      ? [...validateObjectMeta(meta, { namespaced, nameValidator }), ...validateObjectMetaUpdate(meta, old)]
+      : validateObjectMeta(meta, { namespaced, nameValidator });
 }
 
 /** The built-in schema, shared by every built-in resource. */
@@ -44,7 +61,10 @@ export class Registry {
   /** Loads the caches and registers the built-in resources. */
   async start(): Promise<void> {
     await this.caches.start();
-    for (const info of builtinResources()) this.add(info, this.builtinStore(info));
+    for (const info of builtinResources()) {
+      const store = this.builtinStore(info);
+      this.add(store.info, store);
+    }
     const svc = this.lookup('', 'v1', 'services');
     if (svc) for (const o of this.caches.cache(svc.prefix).list(svc.prefix)) this.services.restore(o.obj);
   }
@@ -61,25 +81,28 @@ export class Registry {
       defaults: (obj) => applyDefaults(group, kind, obj),
       validate: (obj, old) => validateObject(group, kind, obj, old),
       nameValidator,
-      validateMeta: (meta, old) =>
-        old
-          ? [...validateObjectMeta(meta, { namespaced, nameValidator }), ...validateObjectMetaUpdate(meta, old)]
-          : validateObjectMeta(meta, { namespaced, nameValidator }),
+      validateMeta: metaValidator(namespaced, nameValidator),
       resolver: builtinResolver,
       schema: info.schema,
       allowStrategic: true,
       fields: fieldsFunc(group, resource),
     };
     const strategy = builtinStrategy(group, resource, { services: this.services, jobSelector: jobGenerateSelector });
-    return this.newStore(info, strategy, types);
+    // A version stored as another one: defaulting and validation (keyed by group and kind) run on the storage version.
+    const conv = builtinConversion(group, info.version, resource);
+    if (!conv) return this.newStore(info, strategy, types);
+    const storageInfo = builtinResources().find((r) => r.group === group && r.version === conv.storageVersion && r.resource === resource);
+    const conversion: Conversion = { toStorage: conv.toStorage, fromStorage: conv.fromStorage, storageSchema: storageInfo?.schema };
+    return this.newStore({ ...info, storageVersion: conv.storageVersion }, strategy, types, conversion);
   }
 
   /** Builds a store wired to this registry's storage and admission. */
-  newStore(info: ResourceInfo, strategy: import('./strategy.js').Strategy, types: TypeSupport): Store {
-    const store = new Store(info, strategy, types, this.config.backend, this.caches, this.config.patch, (ns, name) =>
+  newStore(info: ResourceInfo, strategy: import('./strategy.js').Strategy, types: TypeSupport, conversion?: Conversion): Store {
+    const store = new Store(info, strategy, types, this.config.backend, this.caches, this.config.patch ?? DEFAULT_PATCH, (ns, name) =>
       this.checkNamespace(info, ns, name),
+      conversion,
     );
-    store.yamlParse = this.config.yamlParse;
+    store.yamlParse = this.config.yamlParse ?? ((text) => YAML.parse(text));
     return store;
   }
 

@@ -20,12 +20,7 @@ import { Store, type WatchSink } from './store.js';
 /** A started registry over `backend` with namespace `ns` created. */
 async function startRegistry(backend: Backend = new MemoryBackend()) {
   await backend.start();
-  const registry = new Registry({
-    backend,
-    patch: { applyPatch, applyServerSide, updateManagedFields },
-    serviceCidr: '10.96.0.0/12',
-    yamlParse: (s) => YAML.parse(s),
-  });
+  const registry = new Registry({ backend, serviceCidr: '10.96.0.0/12' });
   await registry.start();
   const store = (group: string, version: string, resource: string): Store => {
     const s = registry.lookup(group, version, resource);

@@ -49,6 +49,20 @@ export interface PatchSupport {
   updateManagedFields(opts: { live?: any; next: any; manager: string; operation: 'Update'; subresource?: string; time: string; resolver: SchemaResolver; schema: SchemaNode }): void;
 }
 
+/**
+ * Conversion between the version a store serves and the version its
+ * resource is stored in (upstream's conversion functions). Stores of the
+ * storage version itself need none.
+ */
+export interface Conversion {
+  /** A served-version object → the storage version (served-version defaults first). Must not modify its argument. */
+  toStorage(obj: any): any;
+  /** A stored object → the served version. Must not modify its argument: cached objects are shared by every reader. */
+  fromStorage(obj: any): any;
+  /** Schema of stored objects, against which managed fields are tracked (default: the served version's). */
+  storageSchema?: SchemaNode;
+}
+
 /** List/watch filters. */
 export interface ListFilter {
   label?: LabelSelector;
@@ -181,6 +195,8 @@ export class Store {
     private readonly patch: PatchSupport,
     /** Checks the namespace exists and is not terminating (NamespaceLifecycle admission). */
     private readonly namespaceCheck: (ns: string, name: string) => void,
+    /** Set when this store serves a version other than the storage version. */
+    readonly conversion?: Conversion,
   ) {
     this.prefix = `/registry/${info.group || 'core'}/${info.resource}/`;
     this.qualified = { group: info.group, resource: info.resource };
@@ -193,6 +209,42 @@ export class Store {
 
   private get cache() {
     return this.caches.cache(this.prefix);
+  }
+
+  /** Served-version views of stored objects, one per object: cached objects are shared, so are their views. */
+  private readonly views = new WeakMap<object, any>();
+  /** The stored object each view was made from. */
+  private readonly viewed = new WeakMap<object, any>();
+
+  /** The served version's (read-only) view of a stored object; the object itself without a conversion. */
+  view(stored: any): any {
+    if (!this.conversion || stored === null || typeof stored !== 'object') return stored;
+    let v = this.views.get(stored);
+    if (v === undefined) {
+      v = this.conversion.fromStorage(stored);
+      this.views.set(stored, v);
+      if (v !== stored && v && typeof v === 'object') this.viewed.set(v, stored);
+    }
+    return v;
+  }
+
+  /**
+   * The storage version's form of an object this store handed out. Printers
+   * read this form, as upstream's print the internal version whatever was asked.
+   */
+  storageForm(obj: any): any {
+    if (!this.conversion || obj === null || typeof obj !== 'object') return obj;
+    return this.viewed.get(obj) ?? this.conversion.toStorage(obj);
+  }
+
+  /** A served-version object from a client → the storage version. */
+  private toStorage(obj: any): any {
+    return this.conversion ? this.conversion.toStorage(obj) : obj;
+  }
+
+  /** Schema managed fields are computed against: stored objects are in the storage version. */
+  private get managedSchema(): SchemaNode | undefined {
+    return this.conversion?.storageSchema ?? this.types.schema;
   }
 
   /** The storage key of an object. */
@@ -218,7 +270,7 @@ export class Store {
     await this.caches.fresh();
     const cur = this.cache.items.get(this.key(namespace, name));
     if (!cur) throw this.notFound(name);
-    return clone(cur.obj);
+    return clone(this.view(cur.obj));
   }
 
   /** Reads one object without copying (read-only!), or undefined. */
@@ -257,7 +309,7 @@ export class Store {
     for (; i < all.length; i++) {
       if (!this.matches(all[i].obj, opts)) continue;
       if (limit && items.length === limit) break;
-      items.push(all[i].obj);
+      items.push(this.view(all[i].obj));
     }
     const page: ListPage = { items, resourceVersion: String(rev) };
     if (limit && i < all.length) {
@@ -286,7 +338,7 @@ export class Store {
           const obj = JSON.parse(kv.value);
           obj.metadata ??= {};
           obj.metadata.resourceVersion = String(kv.modRevision);
-          if (this.matches(obj, f)) items.push(obj);
+          if (this.matches(obj, f)) items.push(this.view(obj));
         }
         if (stoppedEarly) {
           more = true;
@@ -327,12 +379,12 @@ export class Store {
       const cur = this.matches(ev.obj, opts);
       if (ev.type === 'MODIFIED') {
         const was = this.matches(ev.prev, opts);
-        if (cur && was) sink.send('MODIFIED', ev.obj);
-        else if (cur) sink.send('ADDED', ev.obj);
+        if (cur && was) sink.send('MODIFIED', this.view(ev.obj));
+        else if (cur) sink.send('ADDED', this.view(ev.obj));
         // upstream cacher: the last state the watcher could see, at this change's resourceVersion.
-        else if (was) sink.send('DELETED', { ...ev.prev, metadata: { ...ev.prev.metadata, resourceVersion: ev.obj.metadata.resourceVersion } });
+        else if (was) sink.send('DELETED', this.view({ ...ev.prev, metadata: { ...ev.prev.metadata, resourceVersion: ev.obj.metadata.resourceVersion } }));
       } else if (cur) {
-        sink.send(ev.type, ev.obj);
+        sink.send(ev.type, this.view(ev.obj));
       }
     };
     let replay: CacheEvent[] = [];
@@ -349,7 +401,7 @@ export class Store {
       }
     }
     // Replay and subscription happen in the same turn of the event loop, so no event falls between them.
-    if (initial) for (const o of cache.list(prefix)) if (this.matches(o.obj, opts)) sink.send('ADDED', o.obj);
+    if (initial) for (const o of cache.list(prefix)) if (this.matches(o.obj, opts)) sink.send('ADDED', this.view(o.obj));
     if (opts.sendInitialEvents) {
       sink.send('BOOKMARK', this.bookmarkObject(this.caches.rev, true));
     }
@@ -422,13 +474,14 @@ export class Store {
     body.metadata.name = name;
     this.fixNamespace(ctx, body.metadata);
     const wantRv = body.metadata.resourceVersion ? parseResourceVersion(body.metadata.resourceVersion) : 0;
-    return this.guaranteedUpdate(ctx, name, wantRv, subresource, (cur) => {
+    const r = await this.guaranteedUpdate(ctx, name, wantRv, subresource, (cur) => {
       if (!cur) return undefined;
-      return clone(body);
+      return this.toStorage(clone(body));
     }, async () => {
       if (!this.strategy.allowCreateOnUpdate || subresource) return undefined;
-      return { obj: await this.create(ctx, clone(body)), created: true };
+      return { obj: await this.createStored(ctx, this.toStorage(clone(body))), created: true };
     });
+    return { obj: this.view(r.obj), created: r.created };
   }
 
   /** PATCH: applies a patch of the given content type to the current object. */
@@ -445,13 +498,15 @@ export class Store {
     const apply = contentType === 'application/apply-patch+yaml';
     let applyDoc: any;
     if (apply) applyDoc = this.parseApply(body, name);
-    return this.guaranteedUpdate(
+    const r = await this.guaranteedUpdate(
       ctx,
       name,
       0,
       subresource,
-      (cur) => {
-        if (!cur) return undefined;
+      (stored) => {
+        if (!stored) return undefined;
+        // A patch applies to the object as the client sees it, in the version it asked for.
+        const cur = this.view(stored);
         let next: any;
         if (apply) {
           next = this.patch.applyServerSide({
@@ -476,7 +531,7 @@ export class Store {
         if (next.metadata.name !== name) {
           throw this.invalid(name, [field.invalid('metadata.name', next.metadata.name, 'field is immutable')]);
         }
-        return next;
+        return this.toStorage(next);
       },
       async () => {
         if (!apply) return undefined;
@@ -492,10 +547,12 @@ export class Store {
         });
         obj.metadata ??= {};
         obj.metadata.name = name;
-        return { obj: await this.create(ctx, obj, obj.metadata.managedFields), created: true };
+        const managedFields = obj.metadata.managedFields;
+        return { obj: await this.createStored(ctx, this.toStorage(obj), managedFields), created: true };
       },
       apply,
     );
+    return { obj: this.view(r.obj), created: r.created };
   }
 
   private parseApply(body: string, name: string): any {
@@ -527,6 +584,11 @@ export class Store {
    * own; otherwise they are computed for an Update.
    */
   async create(ctx: RequestContext, obj: any, managedFields?: unknown): Promise<any> {
+    return this.view(await this.createStored(ctx, this.toStorage(obj), managedFields));
+  }
+
+  /** create() of an object already in the storage version; returns the stored object. */
+  private async createStored(ctx: RequestContext, obj: any, managedFields?: unknown): Promise<any> {
     obj.metadata ??= {};
     const meta = obj.metadata;
     this.fixNamespace(ctx, meta);
@@ -550,7 +612,7 @@ export class Store {
       this.namespaceCheck(meta.namespace, meta.name);
     }
     if (managedFields) meta.managedFields = managedFields;
-    else if (this.types.schema) {
+    else if (this.managedSchema) {
       this.patch.updateManagedFields({
         live: undefined,
         next: obj,
@@ -558,7 +620,7 @@ export class Store {
         operation: 'Update',
         time: rfc3339(ctx.now),
         resolver: this.types.resolver,
-        schema: this.types.schema,
+        schema: this.managedSchema,
       });
     }
     return this.storeNew(ctx, obj);
@@ -661,7 +723,7 @@ export class Store {
     // A write that changes nothing is not a write (resourceVersion stays).
     const withoutMf = (o: any) => ({ ...o, metadata: { ...o.metadata, managedFields: undefined } });
     if (deepEqual(withoutMf(next), withoutMf(old))) return old;
-    if (this.types.schema && !managedByApply) {
+    if (this.managedSchema && !managedByApply) {
       this.patch.updateManagedFields({
         live: old,
         next,
@@ -670,7 +732,7 @@ export class Store {
         subresource: subresource || undefined,
         time: rfc3339(ctx.now),
         resolver: this.types.resolver,
-        schema: this.types.schema,
+        schema: this.managedSchema,
       });
     }
     return next;
@@ -700,6 +762,12 @@ export class Store {
 
   /** DELETE of one object. Returns the object (still present if finalizers or a grace period hold it) and whether it is gone. */
   async delete(ctx: RequestContext, name: string, opts: DeleteOptions): Promise<{ obj: any; gone: boolean }> {
+    const r = await this.deleteStored(ctx, name, opts);
+    return { obj: this.view(r.obj), gone: r.gone };
+  }
+
+  /** delete(), returning the stored form. */
+  private async deleteStored(ctx: RequestContext, name: string, opts: DeleteOptions): Promise<{ obj: any; gone: boolean }> {
     const key = this.key(ctx.namespace, name);
     for (let attempt = 0; ; attempt++) {
       await this.caches.fresh();
