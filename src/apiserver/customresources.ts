@@ -15,7 +15,7 @@ import { fieldsFunc } from './fieldselectors.js';
 import type { KindPrinter } from './printers/index.js';
 import type { Registry } from './registry/registry.js';
 import { builtinResolver, metaValidator } from './registry/registry.js';
-import type { Store, TypeSupport } from './registry/store.js';
+import type { Conversion, Store, TypeSupport } from './registry/store.js';
 import { clone, deepEqual } from './registry/store.js';
 import type { CacheEvent } from './registry/cache.js';
 import { systemContext } from './bootstrap.js';
@@ -28,6 +28,8 @@ const CRD_GROUP = 'apiextensions.k8s.io';
 interface Served {
   crdName: string;
   version: CRDVersion;
+  /** The CRD's storage version when this store was registered. */
+  storageVersion: string;
   schema?: JSONSchemaProps;
   printer: KindPrinter;
 }
@@ -98,7 +100,9 @@ export class CustomResources {
     if (v.subresources?.status) subresources.push({ name: 'status', group: spec.group, version: v.name, kind: names.kind, verbs: ['get', 'patch', 'update'] });
     if (v.subresources?.scale) subresources.push({ name: 'scale', group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] });
     const selectableFields = (v.selectableFields ?? []).map((f) => f.jsonPath ?? '');
+    const storageVersion: string = spec.versions.find((sv: CRDVersion) => sv.storage)?.name ?? v.name;
     const info: ResourceInfo & { selectableFields?: string[] } = {
+      storageVersion,
       group: spec.group,
       version: v.name,
       resource: names.plural,
@@ -128,12 +132,12 @@ export class CustomResources {
     };
     const existing = this.registry.lookup(spec.group, v.name, names.plural);
     const current = existing ? this.served.get(existing) : undefined;
-    if (existing && current && deepEqual(current.version, v) && existing.info.namespaced === namespaced && deepEqual(existing.info.shortNames, info.shortNames) && deepEqual(existing.info.categories, info.categories)) {
+    if (existing && current && deepEqual(current.version, v) && current.storageVersion === storageVersion && existing.info.namespaced === namespaced && deepEqual(existing.info.shortNames, info.shortNames) && deepEqual(existing.info.categories, info.categories)) {
       return;
     }
-    const store = this.registry.newStore(info, { trackGeneration: true }, types);
+    const store = this.registry.newStore(info, { trackGeneration: true }, types, noneConversion(spec.group, v.name, storageVersion));
     if (existing) this.served.delete(existing);
-    this.served.set(store, { crdName: crd.metadata.name, version: v, schema, printer: crdPrinter(v) as KindPrinter });
+    this.served.set(store, { crdName: crd.metadata.name, version: v, storageVersion, schema, printer: crdPrinter(v) as KindPrinter });
     this.registry.add(info, store);
   }
 
@@ -207,6 +211,21 @@ export class CustomResources {
     if (!sc) return undefined;
     return { specReplicasPath: sc.specReplicasPath ?? '.spec.replicas', statusReplicasPath: sc.statusReplicasPath ?? '.status.replicas', labelSelectorPath: sc.labelSelectorPath };
   }
+}
+
+/**
+ * Conversion strategy None (upstream's nopConverter): objects are the same in
+ * every version but for apiVersion. Every version's store converts, so objects
+ * written before the storage version changed read with the asked-for version too.
+ * (Webhook conversion is not supported; such CRDs are served as if None.)
+ */
+function noneConversion(group: string, version: string, storageVersion: string): Conversion {
+  const served = `${group}/${version}`;
+  const stored = `${group}/${storageVersion}`;
+  return {
+    toStorage: (obj) => (obj?.apiVersion === stored ? obj : { ...obj, apiVersion: stored }),
+    fromStorage: (obj) => (obj?.apiVersion === served ? obj : { ...obj, apiVersion: served }),
+  };
 }
 
 /** The CRD's schema with `metadata` typed as ObjectMeta, so managed fields and patches see metadata's structure. */

@@ -15,6 +15,7 @@ import type { RequestInfo } from './requestinfo.js';
 import { readBody, sendError, sendJson, warningHeaders } from './http.js';
 import { isKubernetesProtobuf, decodeKubernetesProtobuf } from '../api/protobuf.js';
 import { validatePatchOptions } from './fieldmanager/index.js';
+import { goSyntaxError } from './patch/gojson.js';
 import type { Store, DeleteOptions, WatchOptions, ListOptions } from './registry/store.js';
 import { clone, parseResourceVersion } from './registry/store.js';
 import type { RequestContext, UserInfo } from './registry/strategy.js';
@@ -67,7 +68,16 @@ function parseAccept(accept: string | undefined, query: URLSearchParams): Output
   }
   const inc = query.get('includeObject');
   if (inc === 'None' || inc === 'Object' || inc === 'Metadata') out.includeObject = inc;
+  else if (inc !== null && inc !== '' && out.table) throw errors.badRequest(`unrecognized includeObject value: ${JSON.stringify(inc)}`);
   return out;
+}
+
+/** upstream summarizeData: the first 30 bytes of a body (hex unless it looks like JSON). */
+function summarizeBody(body: Buffer, max = 30): string {
+  if (body.length === 0) return '<empty>';
+  const head = body.subarray(0, max);
+  const text = body[0] === 0x7b ? head.toString('utf8') : head.toString('hex');
+  return body.length > max ? `${text} ...` : text;
 }
 
 /** Decodes a JSON, YAML or Kubernetes-protobuf request body into an object. */
@@ -92,9 +102,11 @@ export function decodeBody(body: Buffer, contentType: string | undefined, kindFo
   } else if (ct === 'application/json' || ct === '*/*' || ct === '') {
     try {
       obj = JSON.parse(text);
-    } catch (e) {
+    } catch {
+      // upstream transformDecodeError: Go's decoder message plus a summary of the body.
+      const why = goSyntaxError(text) ?? 'unexpected end of JSON input';
       throw errors.badRequest(
-        `the object provided is unrecognized (must be of type ${kindForErrors}): couldn't get version/kind; json parse error: ${(e as Error).message}`,
+        `the object provided is unrecognized (must be of type ${kindForErrors}): couldn't get version/kind; json parse error: ${why} (${summarizeBody(body)})`,
       );
     }
   } else {
