@@ -30,7 +30,6 @@ export async function serverCommand(argv: string[]): Promise<number> {
       'advertise-address': { type: 'string' },
       datastore: { type: 'string' },
       'service-cidr': { type: 'string' },
-      'disable-agent': { type: 'boolean' },
       // Hidden (not in HELP): seconds between watch BOOKMARK events, for tests; upstream sends them about every minute.
       'watch-bookmark-interval': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -43,6 +42,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
   }
   const started = Date.now();
   const log = (m: string) => process.stderr.write(`kite: ${m}\n`);
+  // A failure inside one request or background task must not take the control plane down.
+  process.on('unhandledRejection', (e) => log(`internal error (the server keeps running): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
   const abort = new AbortController();
   const cp = await startControlPlane(
     {

@@ -2,7 +2,7 @@
  * The control plane as one started component: storage, PKI, API server and
  * the admin kubeconfig. `kite server` (and later `kite up`) start it.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
@@ -61,6 +61,38 @@ function adminToken(dataDir: string): string {
   return t;
 }
 
+/**
+ * Makes sure only one server uses a data dir (two would corrupt each other's
+ * view of the store): a pid file, taken over when its owner is gone.
+ * Returns the release function.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const path = join(dataDir, 'kite.pid');
+  if (existsSync(path)) {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
+      throw new Error(`data dir ${dataDir} is in use by another kite server (pid ${pid}); stop it or choose another --data-dir`);
+    }
+  }
+  writeFileSync(path, `${process.pid}\n`);
+  return () => {
+    try {
+      if (readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path);
+    } catch {
+      // already gone
+    }
+  };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** How often storage history is compacted, and how many revisions are kept (kine keeps 1000). */
 const COMPACT_INTERVAL_MS = 5 * 60 * 1000;
 const COMPACT_KEEP = 10_000;
@@ -71,6 +103,7 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
   if (problem) throw new Error(problem);
   const { dataDir, log } = config;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const releaseLock = lockDataDir(dataDir);
   log('Preparing certificates');
   const pki = await ensurePki(join(dataDir, 'tls'));
   const token = adminToken(dataDir);
@@ -94,6 +127,10 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
     await apiServer.start();
   } catch (e) {
     await backend.close();
+    releaseLock();
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new Error(`port ${config.port} on ${config.bindAddress} is already in use; stop what holds it or choose another with --port`);
+    }
     throw e;
   }
   const namespaces = new NamespaceController(apiServer.registry);
@@ -121,6 +158,7 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
       namespaces.stop();
       await apiServer.stop();
       await backend.close();
+      releaseLock();
     })());
   signal?.addEventListener('abort', () => void stop(), { once: true });
   return { apiServer, backend, kubeconfigPath, serverUrl, stop };
