@@ -472,8 +472,7 @@ export class ResourceHandler {
     // upstream: a random timeout between the minimum request timeout (30 min) and twice that.
     const timeoutMs = timeoutStr ? Number(timeoutStr) * 1000 : (1800 + Math.random() * 1800) * 1000;
     const bookmarks = query.get('allowWatchBookmarks') === 'true';
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
-    res.flushHeaders();
+    let started = false;
     let pending: string[] = [];
     let pendingBytes = 0;
     let scheduled = false;
@@ -482,7 +481,8 @@ export class ResourceHandler {
     let firstTable = true;
     const flush = () => {
       scheduled = false;
-      if (closed || pending.length === 0) return;
+      // Nothing goes out before the watch is established (its errors are plain HTTP errors).
+      if (closed || !started || pending.length === 0) return;
       const text = pending.join('');
       pending = [];
       pendingBytes = 0;
@@ -526,7 +526,14 @@ export class ResourceHandler {
         if (type === 'ERROR') setImmediate(finish);
       },
     });
-    if (closed) handle.stop();
+    if (closed) {
+      handle.stop();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+    res.flushHeaders();
+    started = true;
+    flush();
     timers.push(setTimeout(() => {
       if (bookmarks) send('BOOKMARK', store.bookmarkObject(store.revision()));
       finish();

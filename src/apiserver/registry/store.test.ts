@@ -654,3 +654,13 @@ test('objects and their resourceVersions survive a restart on SQLite', async (t)
   stale.spec.replicas = 4;
   await rejectsWith(env2.deployments.update(ctx(), 'web', stale), 409, 'Conflict');
 });
+
+test('a resourceVersion the store has not reached is refused with 504 Too large resource version', async (t) => {
+  const env = await startRegistry();
+  t.after(() => env.close());
+  const current = Number((await env.configmaps.list('ns', {})).resourceVersion);
+  const future = String(current + 1000);
+  const e = await rejectsWith(env.configmaps.watch('ns', { resourceVersion: future }, recorder()), 504, 'Timeout', `Too large resource version: ${future}, current: ${current}`);
+  assert.deepEqual(e.details?.causes, [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }]);
+  await rejectsWith(env.configmaps.list('ns', { resourceVersion: future }), 504, 'Timeout');
+});

@@ -111,6 +111,9 @@ export interface WatchOptions extends ListFilter {
 
 const NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
 
+/** How long a read waits for a resourceVersion the store has not reached (upstream cacher: 3 s). */
+const TOO_LARGE_RV_WAIT_MS = 3000;
+
 /** upstream's names.SimpleNameGenerator: 5 random characters from a reduced alphabet. */
 export function generateName(base: string): string {
   const b = randomBytes(5);
@@ -300,7 +303,7 @@ export class Store {
     }
     if (exactRv) return this.listFromBackend(prefix, exactRv, undefined, limit, opts);
     const notOlder = parseResourceVersion(opts.resourceVersion);
-    if (notOlder > 0) await this.caches.waitFor(notOlder);
+    if (notOlder > 0) await this.waitForRevision(notOlder);
     else await this.caches.fresh();
     const rev = this.caches.rev;
     const all = this.cache.list(prefix);
@@ -372,7 +375,7 @@ export class Store {
     const prefix = this.listPrefix(namespace);
     const rvStr = opts.resourceVersion;
     const rv = parseResourceVersion(rvStr);
-    if (rv > 0) await this.caches.waitFor(rv);
+    if (rv > 0) await this.waitForRevision(rv);
     else await this.caches.fresh();
     const cache = this.cache;
     const deliver = (ev: CacheEvent) => {
@@ -409,6 +412,29 @@ export class Store {
     const listener = { prefix, onEvent: deliver };
     cache.listeners.add(listener);
     return { stop: () => cache.listeners.delete(listener) };
+  }
+
+  /**
+   * Waits until the cache has caught up with a client-supplied resourceVersion;
+   * one the store has not reached within a few seconds is refused as upstream's
+   * cacher does ("Too large resource version", 504 with a ResourceVersionTooLarge cause).
+   */
+  private async waitForRevision(rv: number): Promise<void> {
+    if (rv <= this.caches.rev) return;
+    if (rv > this.backend.currentRevision()) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), TOO_LARGE_RV_WAIT_MS)));
+      const r = await Promise.race([this.caches.waitFor(rv).then(() => 'ok' as const), timedOut]);
+      clearTimeout(timer);
+      if (r === 'timeout') {
+        throw new ApiError('Timeout', `Too large resource version: ${rv}, current: ${this.caches.rev}`, {
+          causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+          retryAfterSeconds: 1,
+        }, 504);
+      }
+      return;
+    }
+    await this.caches.waitFor(rv);
   }
 
   /** A BOOKMARK event's object: only the kind and metadata.resourceVersion. */
