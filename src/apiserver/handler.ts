@@ -18,6 +18,7 @@ import { validatePatchOptions } from './fieldmanager/index.js';
 import { goSyntaxError } from './patch/gojson.js';
 import type { Store, DeleteOptions, WatchOptions, ListOptions } from './registry/store.js';
 import { clone, parseResourceVersion } from './registry/store.js';
+import { BINDING_SUCCESS, bindPod } from './registry/binding.js';
 import type { RequestContext, UserInfo } from './registry/strategy.js';
 import type { KindPrinter } from './printers/index.js';
 
@@ -33,6 +34,8 @@ export interface ResourceHelpers {
   decode(store: Store, obj: any): { unknown: string[]; typeErrors: string[] };
   /** Scale subresource mapping (custom resources declare their own paths). */
   scale(store: Store): ScaleMapping | undefined;
+  /** The pods store (for bindings). */
+  pods(): Store;
   /** Field manager name when the client sent none. */
   managerFromUserAgent(ua: string): string;
 }
@@ -152,6 +155,8 @@ export class ResourceHandler {
     const namespaceObject = r.group === '' && r.resource === 'namespaces';
     if (info.namespace && !r.namespaced && !namespaceObject) throw new ApiError('NotFound', 'the server could not find the requested resource', {});
     if (info.subresource) return this.subresource(req, res, info, query, store, ctx, out);
+    // Verbs the resource does not serve (e.g. listing bindings) are refused as upstream does.
+    if (!r.verbs.includes(info.verb)) throw new ApiError('MethodNotAllowed', 'the server does not allow this method on the requested resource', {}, 405);
     switch (info.verb) {
       case 'get':
         return this.reply(res, 200, await store.get(info.namespace, info.name), out, store, ctx);
@@ -160,6 +165,8 @@ export class ResourceHandler {
       case 'watch':
         return this.watch(req, res, info, query, store, out);
       case 'create': {
+        // The old `bindings` resource binds the pod its body names (nothing is stored).
+        if (r.group === '' && r.resource === 'bindings') return this.bind(req, res, this.helpers.pods(), ctx, '');
         const obj = await this.decodeObject(req, store, query, ctx);
         if (info.name) throw errors.methodNotSupported(store.qualified, 'create');
         const created = await store.create(ctx, obj);
@@ -409,6 +416,7 @@ export class ResourceHandler {
     const r = store.info;
     const known = r.subresources.find((s) => s.name === sub);
     if (!known) throw new ApiError('NotFound', 'the server could not find the requested resource', {});
+    if (!known.verbs.includes(info.verb)) throw new ApiError('MethodNotAllowed', 'the server does not allow this method on the requested resource', {}, 405);
     if (sub === 'status' || sub === 'finalize') {
       if (info.verb === 'get') return this.reply(res, 200, await store.get(info.namespace, info.name), out, store, ctx);
       if (info.verb === 'update') {
@@ -420,7 +428,22 @@ export class ResourceHandler {
       throw errors.methodNotSupported(store.qualified, info.verb);
     }
     if (sub === 'scale') return this.scale(req, res, info, query, store, ctx);
+    if (sub === 'binding' && r.group === '' && r.resource === 'pods') {
+      if (info.verb !== 'create') throw errors.methodNotSupported({ group: '', resource: 'pods/binding' }, info.verb);
+      return this.bind(req, res, store, ctx, info.name);
+    }
     throw new ApiError('MethodNotAllowed', `the server does not allow this method on the requested resource`, {}, 405);
+  }
+
+  /** POST pods/<name>/binding (or bindings): assigns the pod to a node. */
+  private async bind(req: IncomingMessage, res: ServerResponse, pods: Store, ctx: RequestContext, urlName: string): Promise<void> {
+    const binding = decodeBody(await readBody(req), req.headers['content-type'], 'Binding');
+    if (urlName && binding.metadata?.name && binding.metadata.name !== urlName) {
+      throw errors.badRequest(`the name of the object (${binding.metadata.name}) does not match the name on the URL (${urlName})`);
+    }
+    if (urlName) binding.metadata = { ...(binding.metadata ?? {}), name: urlName };
+    await bindPod(pods, ctx, binding);
+    return sendJson(res, 201, BINDING_SUCCESS);
   }
 
   private async scale(req: IncomingMessage, res: ServerResponse, info: RequestInfo, query: URLSearchParams, store: Store, ctx: RequestContext): Promise<void> {

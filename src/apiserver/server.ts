@@ -69,6 +69,7 @@ export class ApiServer {
       },
       scale: (store) => this.crs.scale(store) ?? builtinScale(store.info.group, store.info.resource),
       managerFromUserAgent,
+      pods: () => this.registry.lookup('', 'v1', 'pods')!,
     };
     this.handler = new ResourceHandler(helpers, config.bookmarkIntervalMs ?? 60_000);
     this.authorizer = new Authorizer(this.registry);

@@ -713,7 +713,8 @@ export class Store {
       this.strategy.prepareForStatusUpdate?.(next, old, ctx);
     } else {
       this.types.defaults(next);
-      if (this.hasStatus()) {
+      // A binding sets spec.nodeName and the PodScheduled condition together; every other write keeps status.
+      if (this.hasStatus() && subresource !== 'binding') {
         if (old.status === undefined) delete next.status;
         else next.status = clone(old.status);
       }
@@ -742,8 +743,9 @@ export class Store {
     }
     const errs = [
       ...this.types.validateMeta(nm, oldMeta),
-      ...(subresource === 'status' ? [] : this.types.validate(next, old)),
-      ...(subresource === 'status' ? [] : (this.strategy.validateUpdate?.(next, old, ctx) ?? [])),
+      // status and binding writes change only what the server allows them to; the kind's update rules are for clients.
+      ...(subresource === 'status' || subresource === 'binding' ? [] : this.types.validate(next, old)),
+      ...(subresource === 'status' || subresource === 'binding' ? [] : (this.strategy.validateUpdate?.(next, old, ctx) ?? [])),
     ];
     if (errs.length) throw this.invalid(nm.name, errs);
     // A write that changes nothing is not a write (resourceVersion stays).
