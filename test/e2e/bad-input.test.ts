@@ -5,15 +5,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { KiteServer, tempFile } from './harness.js';
+import { writeFileSync } from 'node:fs';
+import { KiteServer } from './harness.js';
 import { apiClient, type ApiClient } from './apiclient.js';
 
 const NS = 'bad';
 let server: KiteServer;
 let api: ApiClient;
-const tempFiles: string[] = [];
 
 before(async () => {
   server = new KiteServer({ datastore: 'sqlite' });
@@ -23,16 +21,11 @@ before(async () => {
 });
 
 after(async () => {
-  for (const f of tempFiles) rmSync(dirname(f), { recursive: true, force: true });
   await server?.cleanup();
 });
 
 /** A temp file removed after the run. */
-function file(name: string, content: string): string {
-  const p = tempFile(name, content);
-  tempFiles.push(p);
-  return p;
-}
+const file = (name: string, content: string): string => server.file(name, content);
 
 /** Asserts that `kubectl get` finds no such object, and that the server still answers. */
 async function assertNotStored(resource: string, name: string, ns: string = NS): Promise<void> {

@@ -28,6 +28,8 @@ export class KiteServer {
   readonly dataDir: string;
   kubeconfig = '';
   log = '';
+  /** Files written for this server's tests, removed by cleanup(). */
+  private readonly files: string[] = [];
 
   constructor(readonly opts: { datastore?: 'sqlite' | 'memory'; dataDir?: string; extraArgs?: string[] } = {}) {
     this.dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kite-e2e-'));
@@ -78,10 +80,18 @@ export class KiteServer {
     return code;
   }
 
-  /** Stops the server (if running) and removes its data dir. */
+  /** Stops the server (if running) and removes its data dir and the files written with file(). */
   async cleanup(): Promise<void> {
     await this.stop();
+    for (const f of this.files) rmSync(dirname(f), { recursive: true, force: true });
     if (!this.opts.dataDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Writes a manifest (or any file) for a test; cleanup() removes it. */
+  file(name: string, content: string): string {
+    const p = tempFile(name, content);
+    this.files.push(p);
+    return p;
   }
 
   /** Runs kubectl against this server. */

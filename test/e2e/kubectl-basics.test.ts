@@ -5,12 +5,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { KiteServer, tempFile } from './harness.js';
+import { KiteServer } from './harness.js';
 
 let server: KiteServer;
-const tempFiles: string[] = [];
 
 before(async () => {
   server = new KiteServer({ datastore: 'sqlite' });
@@ -18,16 +15,11 @@ before(async () => {
 });
 
 after(async () => {
-  for (const f of tempFiles) rmSync(dirname(f), { recursive: true, force: true });
   await server?.cleanup();
 });
 
 /** A temp file removed after the run. */
-function file(name: string, content: string): string {
-  const p = tempFile(name, content);
-  tempFiles.push(p);
-  return p;
-}
+const file = (name: string, content: string): string => server.file(name, content);
 
 /** Creates a namespace from a manifest (not the protobuf generator) so each test has its own. */
 async function namespace(name: string): Promise<void> {
