@@ -8,15 +8,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import YAML from 'yaml';
 import { ApiError, errors } from '../api/errors.js';
 import { groupVersion, type ResourceInfo } from '../api/resources.js';
-import { parseLabelSelector, selectorFromLabelSelector, selectorFromSet } from '../api/labels.js';
+import { selectorFromLabelSelector, selectorFromSet } from '../api/labels.js';
 import { parseFieldSelector } from '../api/fields.js';
-import { checkFieldSelector, convertFieldSelector } from './fieldselectors.js';
 import type { RequestInfo } from './requestinfo.js';
 import { readBody, sendError, sendJson, warningHeaders } from './http.js';
 import { isKubernetesProtobuf, decodeKubernetesProtobuf } from '../api/protobuf.js';
 import { validatePatchOptions } from './fieldmanager/index.js';
 import { goSyntaxError } from './patch/gojson.js';
-import type { Store, DeleteOptions, WatchOptions, ListOptions } from './registry/store.js';
+import type { Store, DeleteOptions, WatchOptions, ListOptions, ListFilter } from './registry/store.js';
 import { clone, parseResourceVersion } from './registry/store.js';
 import { BINDING_SUCCESS, bindPod } from './registry/binding.js';
 import type { RequestContext, UserInfo } from './registry/strategy.js';
@@ -271,20 +270,8 @@ export class ResourceHandler {
     return opts;
   }
 
-  private filters(query: URLSearchParams, store: Store): { label?: ReturnType<typeof parseLabelSelector>; field?: ReturnType<typeof parseFieldSelector> } {
-    const out: { label?: ReturnType<typeof parseLabelSelector>; field?: ReturnType<typeof parseFieldSelector> } = {};
-    const ls = query.get('labelSelector');
-    if (ls) out.label = parseLabelSelector(ls);
-    const fs = query.get('fieldSelector');
-    if (fs) {
-      const r = store.info;
-      const custom = r.custom ? { namespaced: r.namespaced, selectableFields: (r as any).selectableFields } : undefined;
-      let sel = parseFieldSelector(fs);
-      sel = convertFieldSelector(r.group, r.resource, sel, custom);
-      checkFieldSelector(r.group, r.resource, sel, custom);
-      out.field = sel;
-    }
-    return out;
+  private filters(query: URLSearchParams, store: Store): ListFilter {
+    return store.filters(query.get('labelSelector') ?? undefined, query.get('fieldSelector') ?? undefined);
   }
 
   private listObject(store: Store, items: any[], rv: string, cont?: string, remaining?: number): any {

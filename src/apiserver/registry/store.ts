@@ -19,8 +19,9 @@ import {
 import type { CacheSet, CacheEvent, CachedObject } from './cache.js';
 import { TooOldError } from './cache.js';
 import type { RequestContext, Strategy } from './strategy.js';
-import type { LabelSelector } from '../../api/labels.js';
-import type { FieldSelector } from '../../api/fields.js';
+import { parseLabelSelector, type LabelSelector } from '../../api/labels.js';
+import { parseFieldSelector, type FieldSelector } from '../../api/fields.js';
+import { checkFieldSelector, convertFieldSelector } from '../fieldselectors.js';
 import { clone, deepEqual } from '../../util/json.js';
 export { clone, deepEqual };
 
@@ -280,6 +281,24 @@ export class Store {
   async peek(namespace: string, name: string): Promise<CachedObject | undefined> {
     await this.caches.fresh();
     return this.cache.items.get(this.key(namespace, name));
+  }
+
+  /**
+   * Parses label and field selectors as the API accepts them for this
+   * resource (400 BadRequest with upstream's text for bad syntax or a field
+   * the resource does not support).
+   */
+  filters(labelSelector?: string, fieldSelector?: string): ListFilter {
+    const out: ListFilter = {};
+    if (labelSelector) out.label = parseLabelSelector(labelSelector);
+    if (fieldSelector) {
+      const r = this.info;
+      const custom = r.custom ? { namespaced: r.namespaced, selectableFields: (r as { selectableFields?: string[] }).selectableFields } : undefined;
+      const sel = convertFieldSelector(r.group, r.resource, parseFieldSelector(fieldSelector), custom);
+      checkFieldSelector(r.group, r.resource, sel, custom);
+      out.field = sel;
+    }
+    return out;
   }
 
   private matches(obj: any, f: ListFilter): boolean {

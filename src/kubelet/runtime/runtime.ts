@@ -1,0 +1,99 @@
+/**
+ * The container runtime contract of the node agent. `process` (host
+ * processes, the embedded default) implements it now; `cri` (containerd)
+ * will implement the same interface and pass the same behaviour suite.
+ */
+
+/** A volume prepared on the node, to appear at `mountPath` in a container. */
+export interface Mount {
+  /** Directory or file on the node. */
+  hostPath: string;
+  /** Where the container sees it. */
+  containerPath: string;
+  readOnly: boolean;
+}
+
+/** What the runtime needs to create a pod's sandbox (its network namespace and cgroup parent). */
+export interface SandboxConfig {
+  podUid: string;
+  namespace: string;
+  name: string;
+  hostNetwork: boolean;
+  /** Pod-level cgroup limits are the sum of its containers' (informational for now). */
+  hostname: string;
+}
+
+/** A pod's sandbox as created. */
+export interface Sandbox {
+  id: string;
+  /** The pod IP (the node IP with host networking). */
+  ip: string;
+  /** Network namespace path, when the pod has its own. */
+  netnsPath?: string;
+}
+
+/** Everything needed to start one container process. */
+export interface ContainerConfig {
+  podUid: string;
+  name: string;
+  image: string;
+  /** argv: command + args, already resolved (no `$(VAR)` left). */
+  argv: string[];
+  env: Record<string, string>;
+  workingDir?: string;
+  mounts: Mount[];
+  /** Limits in bytes / millicores; undefined when not limited. */
+  memoryLimitBytes?: number;
+  cpuLimitMillis?: number;
+  /** Requests, for cpu.weight. */
+  cpuRequestMillis?: number;
+  /** Where stdout/stderr go (one file per container start; CRI log format). */
+  logPath: string;
+  stdin?: boolean;
+  tty?: boolean;
+}
+
+/** How a container process ended. */
+export interface ExitStatus {
+  exitCode: number;
+  /** Signal name when killed by a signal (e.g. `SIGKILL`). */
+  signal?: string;
+  /** `Completed`, `Error`, `OOMKilled`, `ContainerCannotRun`… as kubelet reports in `terminated.reason`. */
+  reason: string;
+  message?: string;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+/** A started container. */
+export interface RunningContainer {
+  id: string;
+  pid: number;
+  startedAt: Date;
+  /** Settles once the process has exited. */
+  exited: Promise<ExitStatus>;
+}
+
+/** Why a container could not be started (becomes `waiting.reason`, e.g. `RunContainerError`/`StartError`). */
+export class StartError extends Error {
+  constructor(readonly reason: string, message: string) {
+    super(message);
+    this.name = 'StartError';
+  }
+}
+
+/** The runtime interface: sandboxes and container processes. */
+export interface Runtime {
+  /** Name and version for node.status.nodeInfo.containerRuntimeVersion, e.g. `kite-process://0.1.0`. */
+  readonly version: string;
+  /** Prepares the node (bridge, cgroup root…); resolves when ready. */
+  start(): Promise<void>;
+  /** Releases node-wide resources it created (bridge, cgroup root, iptables rules). */
+  stop(): Promise<void>;
+  createSandbox(cfg: SandboxConfig): Promise<Sandbox>;
+  removeSandbox(sandbox: Sandbox): Promise<void>;
+  /** Starts a container inside a sandbox; throws StartError when it cannot run. */
+  startContainer(sandbox: Sandbox, cfg: ContainerConfig): Promise<RunningContainer>;
+  /** Stops a container: SIGTERM, then SIGKILL after `graceSeconds`. Resolves when it has exited. */
+  stopContainer(c: RunningContainer, graceSeconds: number): Promise<ExitStatus>;
+}
