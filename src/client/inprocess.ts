@@ -8,6 +8,7 @@
 import { errors } from '../api/errors.js';
 import type { Registry } from '../apiserver/registry/registry.js';
 import type { Store } from '../apiserver/registry/store.js';
+import { BINDING_SUCCESS, bindPod } from '../apiserver/registry/binding.js';
 import type { RequestContext, UserInfo } from '../apiserver/registry/strategy.js';
 import type { Client, ClientWatch, ClientWatchEvent, DeleteOpts, ListOpts, ObjectList, PatchType, ResourceRef, WatchOpts, WriteOpts } from './client.js';
 
@@ -90,6 +91,12 @@ export class InProcessClient implements Client {
 
   async create<T = any>(ref: ResourceRef, namespace: string, obj: T, opts?: WriteOpts): Promise<T> {
     const store = this.store(ref);
+    if (opts?.subresource === 'binding' && ref.group === '' && ref.resource === 'pods') {
+      // POST pods/<name>/binding: answers a Status, as over HTTP.
+      await bindPod(store, this.ctx(namespace, opts), structuredClone(obj));
+      return BINDING_SUCCESS as T;
+    }
+    if (opts?.subresource) throw errors.methodNotSupported({ group: ref.group, resource: `${ref.resource}/${opts.subresource}` }, 'create');
     return store.create(this.ctx(namespace, opts), structuredClone(obj));
   }
 
