@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Installs the Debian packages Kite's node agent and tests use, if missing
+// (idempotent; says what it installs). Runs before `npm test` and `kite up`
+// set-up; does nothing without root or apt-get (and says so).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/** Package → why Kite needs it. */
+const PACKAGES = {
+  iproute2: 'pod network namespaces, veth pairs and the node bridge (ip)',
+  'util-linux': 'per-container mount namespaces (unshare, nsenter, mount)',
+};
+
+const missing = Object.keys(PACKAGES).filter((p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout?.includes('install ok installed') !== true);
+if (missing.length === 0) process.exit(0);
+if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
+  console.error(`kite: missing Debian packages ${missing.join(', ')} (${missing.map((p) => PACKAGES[p]).join('; ')}); install them as root: apt-get install -y ${missing.join(' ')}`);
+  process.exit(0);
+}
+console.error(`kite: installing Debian packages: ${missing.map((p) => `${p} (${PACKAGES[p]})`).join(', ')}`);
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+const update = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+const install = update.status === 0 ? spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env }) : update;
+if (install.status !== 0) {
+  console.error(`kite: could not install ${missing.join(', ')} (apt-get exited ${install.status}); tests that need them will fail`);
+  process.exit(1);
+}
