@@ -8,7 +8,9 @@ import { existsSync } from 'node:fs';
 /** Package → why Kite needs it. */
 const PACKAGES = {
   iproute2: 'pod network namespaces, veth pairs and the node bridge (ip)',
-  'util-linux': 'per-container mount namespaces (unshare, nsenter, mount)',
+  'util-linux': 'per-container namespaces (unshare, nsenter)',
+  mount: 'volumes bind-mounted at their mountPath (mount)',
+  'python3-minimal': 'the Python the tests and examples run (/usr/bin/python3)',
 };
 
 const missing = Object.keys(PACKAGES).filter((p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout?.includes('install ok installed') !== true);

@@ -18,6 +18,7 @@ import { goSyntaxError } from './patch/gojson.js';
 import type { Store, DeleteOptions, WatchOptions, ListOptions, ListFilter } from './registry/store.js';
 import { clone, parseResourceVersion } from './registry/store.js';
 import { BINDING_SUCCESS, bindPod } from './registry/binding.js';
+import { proxyPodLog, type KubeletClientConfig } from './podlogs.js';
 import type { RequestContext, UserInfo } from './registry/strategy.js';
 import type { KindPrinter } from './printers/index.js';
 
@@ -35,6 +36,8 @@ export interface ResourceHelpers {
   scale(store: Store): ScaleMapping | undefined;
   /** The pods store (for bindings). */
   pods(): Store;
+  /** How to reach kubelets (pods/log); undefined where none can be reached. */
+  kubelet?(): KubeletClientConfig | undefined;
   /** Field manager name when the client sent none. */
   managerFromUserAgent(ua: string): string;
 }
@@ -415,6 +418,10 @@ export class ResourceHandler {
       throw errors.methodNotSupported(store.qualified, info.verb);
     }
     if (sub === 'scale') return this.scale(req, res, info, query, store, ctx);
+    if (sub === 'log' && r.group === '' && r.resource === 'pods') {
+      if (info.verb !== 'get') throw errors.methodNotSupported({ group: '', resource: 'pods/log' }, info.verb);
+      return proxyPodLog(req, res, await store.get(info.namespace, info.name), query, this.helpers.kubelet?.());
+    }
     if (sub === 'binding' && r.group === '' && r.resource === 'pods') {
       if (info.verb !== 'create') throw errors.methodNotSupported({ group: '', resource: 'pods/binding' }, info.verb);
       return this.bind(req, res, store, ctx, info.name);

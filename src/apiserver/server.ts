@@ -70,6 +70,8 @@ export class ApiServer {
       scale: (store) => this.crs.scale(store) ?? builtinScale(store.info.group, store.info.resource),
       managerFromUserAgent,
       pods: () => this.registry.lookup('', 'v1', 'pods')!,
+      // The API server reaches kubelets with the admin client certificate and checks them against the cluster CA.
+      kubelet: () => ({ nodes: this.registry.lookup('', 'v1', 'nodes')!, tls: { ca: config.pki.ca.cert, cert: config.pki.admin.cert, key: config.pki.admin.key } }),
     };
     this.handler = new ResourceHandler(helpers, config.bookmarkIntervalMs ?? 60_000);
     this.authorizer = new Authorizer(this.registry);

@@ -65,7 +65,7 @@ export class Informer<T extends { metadata?: any } = any> implements Lister<T> {
     if (this.synced) for (const o of this.items.values()) h.onAdd?.(o);
   }
 
-  /** Starts the list-then-watch loop; resolves once the first list is in the cache. */
+  /** Starts the list-then-watch loop; resolves once the first list is in the cache (or stop() was called). */
   async start(): Promise<void> {
     if (!this.started) {
       this.started = true;
@@ -74,11 +74,14 @@ export class Informer<T extends { metadata?: any } = any> implements Lister<T> {
     await this.waitForSync();
   }
 
-  /** Stops watching. */
+  /** Stops watching; a start() still waiting for the first list returns (unsynced). */
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     this.watch?.stop();
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** True once the cache holds a full list. */
@@ -86,9 +89,9 @@ export class Informer<T extends { metadata?: any } = any> implements Lister<T> {
     return this.synced;
   }
 
-  /** Resolves once the cache holds a full list. */
+  /** Resolves once the cache holds a full list (or the informer is stopped). */
   waitForSync(): Promise<void> {
-    if (this.synced) return Promise.resolve();
+    if (this.synced || this.stopped) return Promise.resolve();
     return new Promise((resolve) => this.syncWaiters.push(resolve));
   }
 
@@ -97,6 +100,7 @@ export class Informer<T extends { metadata?: any } = any> implements Lister<T> {
     const ns = this.opts.namespace ?? '';
     try {
       const list = await this.client.list<T>(this.ref, ns, { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector });
+      if (this.stopped) return;
       this.replace(list.items);
       let rv = list.resourceVersion;
       this.watch = await this.client.watch<T>(
@@ -112,6 +116,11 @@ export class Informer<T extends { metadata?: any } = any> implements Lister<T> {
           this.apply(ev.type, ev.object);
         },
       );
+      // stop() may have come while the watch was being opened: it must not outlive the informer.
+      if (this.stopped) {
+        this.watch.stop();
+        return;
+      }
       void this.watch.done.then(() => this.again());
     } catch {
       this.again();

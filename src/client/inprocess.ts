@@ -68,7 +68,15 @@ export class InProcessClient implements Client {
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
     let stopped = false;
-    const handle = await store.watch(
+    let handle: { stop(): void } | undefined;
+    // Defined before the store watch starts: it may send (e.g. a 410 ERROR) before it returns.
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      handle?.stop();
+      finish();
+    };
+    handle = await store.watch(
       namespace,
       { ...store.filters(opts.labelSelector, opts.fieldSelector), resourceVersion: opts.resourceVersion },
       {
@@ -80,12 +88,7 @@ export class InProcessClient implements Client {
         },
       },
     );
-    const stop = () => {
-      if (stopped) return;
-      stopped = true;
-      handle.stop();
-      finish();
-    };
+    if (stopped) handle.stop();
     return { stop, done };
   }
 

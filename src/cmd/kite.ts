@@ -1,5 +1,6 @@
 /** The `kite` command: dispatches to its subcommands. */
 import { serverCommand } from './server.js';
+import { upCommand } from './up.js';
 import { KITE_VERSION, KUBERNETES_VERSION } from '../version.js';
 
 const HELP = `Kite: a Kubernetes-compatible cluster for machine-learning work.
@@ -7,7 +8,8 @@ const HELP = `Kite: a Kubernetes-compatible cluster for machine-learning work.
 Usage: kite <command> [options]
 
 Commands:
-  server    start the control plane (API server on embedded storage)
+  up        start a one-node cluster here and point kubectl at it
+  server    start the control plane and this machine's node
   version   print Kite's version
 
 Run 'kite <command> --help' for a command's options.
@@ -19,6 +21,8 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'server':
       return serverCommand(rest);
+    case 'up':
+      return upCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(`kite ${KITE_VERSION} (Kubernetes API ${KUBERNETES_VERSION})\n`);

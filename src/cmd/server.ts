@@ -1,13 +1,14 @@
-/** `kite server`: runs the control plane until SIGINT/SIGTERM. */
+/** `kite server`: runs the control plane (and, unless --disable-agent, the local node) until SIGINT/SIGTERM. */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startControlPlane } from '../controlplane/index.js';
+import { startControlPlane, type ControlPlane, type ControlPlaneConfig } from '../controlplane/index.js';
 
 const HELP = `Usage: kite server [options]
 
-Starts the Kite control plane (API server on embedded storage) and writes an
-admin kubeconfig to <data-dir>/kubeconfig.yaml once it is ready.
+Starts the Kite control plane (API server on embedded storage, controllers,
+scheduler) and a node agent for this machine, and writes an admin kubeconfig
+to <data-dir>/kubeconfig.yaml once it is ready.
 
 Options:
   --data-dir DIR          where state, certificates and the kubeconfig live (default ~/.kite)
@@ -16,59 +17,89 @@ Options:
   --advertise-address IP  address other machines use to reach this server
   --datastore KIND        sqlite (default, durable) or memory (throwaway)
   --service-cidr CIDR     range for Service cluster IPs (default 10.96.0.0/12)
+  --disable-agent         run no node on this machine (control plane only)
+  --node-name NAME        name of the local node (default: the host name)
+  --controllers LIST      controllers to run, as kube-controller-manager's flag: '*' for all
+                          (default), 'name' to enable, '-name' to disable; empty for none
+  --disable-scheduler     run no scheduler in this process
   -h, --help              show this help
 `;
 
+/** Options shared by `kite server` and `kite up`. */
+export const SERVER_OPTIONS = {
+  'data-dir': { type: 'string' },
+  port: { type: 'string' },
+  'bind-address': { type: 'string' },
+  'advertise-address': { type: 'string' },
+  datastore: { type: 'string' },
+  'service-cidr': { type: 'string' },
+  'disable-agent': { type: 'boolean' },
+  'node-name': { type: 'string' },
+  controllers: { type: 'string' },
+  'disable-scheduler': { type: 'boolean' },
+  // Hidden (not in HELP): seconds between watch BOOKMARK events, for tests; upstream sends them about every minute.
+  'watch-bookmark-interval': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** A progress line on stderr. */
+export const log = (m: string): void => void process.stderr.write(`kite: ${m}\n`);
+
+/** The control-plane configuration from parsed options. */
+export function configFrom(values: Record<string, string | boolean | undefined>): ControlPlaneConfig {
+  const str = (k: string) => values[k] as string | undefined;
+  return {
+    dataDir: str('data-dir') ?? join(homedir(), '.kite'),
+    port: str('port') === undefined ? 6443 : Number(str('port')),
+    bindAddress: str('bind-address') ?? '0.0.0.0',
+    advertiseAddress: str('advertise-address'),
+    datastore: (str('datastore') ?? 'sqlite') as 'sqlite' | 'memory',
+    serviceCidr: str('service-cidr') ?? '10.96.0.0/12',
+    bookmarkIntervalMs: str('watch-bookmark-interval') === undefined ? undefined : Number(str('watch-bookmark-interval')) * 1000,
+    agent: !values['disable-agent'],
+    scheduler: !values['disable-scheduler'],
+    controllers: str('controllers') === undefined ? ['*'] : str('controllers')!.split(',').map((c) => c.trim()).filter(Boolean),
+    nodeName: str('node-name'),
+    log,
+  };
+}
+
+/** Starts the control plane with logging of internal errors; returns it running. */
+export async function runControlPlane(config: ControlPlaneConfig): Promise<ControlPlane> {
+  // A failure inside one request or background task must not take the control plane down.
+  process.on('unhandledRejection', (e) => log(`internal error (the server keeps running): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
+  return startControlPlane(config);
+}
+
+/** Waits for SIGINT/SIGTERM, then stops the control plane. */
+export async function runUntilSignalled(cp: ControlPlane): Promise<number> {
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: string) => {
+      // A second Ctrl-C must not cut the shutdown short: pods, network and storage are being cleaned up.
+      if (stopping) return log(`received ${sig} again; still shutting down`);
+      stopping = true;
+      log(`received ${sig}, shutting down`);
+      resolve();
+    };
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+  });
+  await cp.stop();
+  log('stopped');
+  return 0;
+}
+
 /** Runs `kite server` with the given arguments. */
 export async function serverCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'data-dir': { type: 'string' },
-      port: { type: 'string' },
-      'bind-address': { type: 'string' },
-      'advertise-address': { type: 'string' },
-      datastore: { type: 'string' },
-      'service-cidr': { type: 'string' },
-      // Hidden (not in HELP): seconds between watch BOOKMARK events, for tests; upstream sends them about every minute.
-      'watch-bookmark-interval': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args: argv, options: SERVER_OPTIONS, strict: true });
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
   }
   const started = Date.now();
-  const log = (m: string) => process.stderr.write(`kite: ${m}\n`);
-  // A failure inside one request or background task must not take the control plane down.
-  process.on('unhandledRejection', (e) => log(`internal error (the server keeps running): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
-  const abort = new AbortController();
-  const cp = await startControlPlane(
-    {
-      dataDir: values['data-dir'] ?? join(homedir(), '.kite'),
-      port: values.port === undefined ? 6443 : Number(values.port),
-      bindAddress: values['bind-address'] ?? '0.0.0.0',
-      advertiseAddress: values['advertise-address'],
-      datastore: (values.datastore ?? 'sqlite') as 'sqlite' | 'memory',
-      serviceCidr: values['service-cidr'] ?? '10.96.0.0/12',
-      bookmarkIntervalMs: values['watch-bookmark-interval'] === undefined ? undefined : Number(values['watch-bookmark-interval']) * 1000,
-      log,
-    },
-    abort.signal,
-  );
+  const cp = await runControlPlane(configFrom(values));
   log(`API server ready at ${cp.serverUrl} (${Date.now() - started} ms)`);
   process.stdout.write(`Kite control plane is ready.\n  export KUBECONFIG=${cp.kubeconfigPath}\n  kubectl get namespaces\n`);
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: string) => {
-      log(`received ${sig}, shutting down`);
-      resolve();
-    };
-    process.once('SIGINT', () => onSignal('SIGINT'));
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-  });
-  await cp.stop();
-  log('stopped');
-  return 0;
+  return runUntilSignalled(cp);
 }

@@ -6,6 +6,8 @@ import { systemContext } from '../apiserver/bootstrap.js';
 import { Registry } from '../apiserver/registry/registry.js';
 import type { CacheEvent } from '../apiserver/registry/cache.js';
 import type { Store } from '../apiserver/registry/store.js';
+import { InProcessClient } from '../client/inprocess.js';
+import { InformerFactory } from '../client/factory.js';
 import { NamespaceController } from './namespace.js';
 
 async function setup() {
@@ -34,18 +36,21 @@ async function setup() {
   const nsGone = (name: string) => nextEvent(namespaces, (ev) => ev.type === 'DELETED' && ev.obj.metadata.name === name);
 
   let controller: NamespaceController | undefined;
+  const client = new InProcessClient(registry, { name: 'system:kube-controller-manager', groups: [] }, 'namespace-controller');
+  const informers = new InformerFactory(client);
   return {
     registry,
     store,
     namespaces,
     nextEvent,
     nsGone,
-    startController() {
-      controller = new NamespaceController(registry);
-      controller.start();
+    async startController() {
+      controller = new NamespaceController({ client, informers, resources: () => registry.resources(), retryMs: 50 });
+      await controller.start();
     },
     async close() {
       controller?.stop();
+      informers.stop();
       registry.stop();
       await backend.close();
     },
@@ -67,7 +72,7 @@ async function isGone(s: Store, ns: string, name: string): Promise<boolean> {
 test('deleting a namespace deletes its content, then the namespace', { timeout: 20_000 }, async (t) => {
   const env = await setup();
   t.after(() => env.close());
-  env.startController();
+  await env.startController();
   await env.namespaces.create(systemContext(), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } });
   await env.namespaces.create(systemContext(), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'keep' } });
   const configmaps = env.store('', 'configmaps');
@@ -98,7 +103,7 @@ test('deleting a namespace deletes its content, then the namespace', { timeout: 
 test('a namespace waits for content held by finalizers and goes once it is released', { timeout: 20_000 }, async (t) => {
   const env = await setup();
   t.after(() => env.close());
-  env.startController();
+  await env.startController();
   await env.namespaces.create(systemContext(), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } });
   const configmaps = env.store('', 'configmaps');
   await configmaps.create(systemContext('team'), cm('held', { finalizers: ['example.com/hold'] }));
@@ -122,7 +127,7 @@ test('a namespace waits for content held by finalizers and goes once it is relea
 test('running pods hold the namespace until their node confirms deletion', { timeout: 20_000 }, async (t) => {
   const env = await setup();
   t.after(() => env.close());
-  env.startController();
+  await env.startController();
   await env.namespaces.create(systemContext(), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } });
   const pods = env.store('', 'pods');
   await pods.create(systemContext('team'), {
@@ -151,7 +156,31 @@ test('a namespace already terminating when the controller starts is finalized', 
   await env.registry.caches.fresh();
   assert.equal(await isGone(env.namespaces, '', 'old'), false, 'nothing finalizes without the controller');
   const gone = env.nsGone('old');
-  env.startController();
+  await env.startController();
   await gone;
   assert.deepEqual((await env.store('', 'configmaps').list('old', {})).items, []);
+});
+
+test('a terminating namespace reports what remains in upstream status conditions', { timeout: 20_000 }, async (t) => {
+  const env = await setup();
+  t.after(() => env.close());
+  await env.startController();
+  await env.namespaces.create(systemContext(), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } });
+  const configmaps = env.store('', 'configmaps');
+  await configmaps.create(systemContext('team'), cm('held', { finalizers: ['example.com/hold'] }));
+  const reported = env.nextEvent(env.namespaces, (ev) =>
+    ev.type === 'MODIFIED' && (ev.obj.status?.conditions ?? []).some((c: any) => c.type === 'NamespaceFinalizersRemaining' && c.status === 'True'),
+  );
+  await env.namespaces.delete(systemContext(), 'team', {});
+  const ns = (await reported).obj;
+  const byType = Object.fromEntries(ns.status.conditions.map((c: any) => [c.type, c]));
+  assert.deepEqual(
+    { status: byType.NamespaceContentRemaining.status, reason: byType.NamespaceContentRemaining.reason, message: byType.NamespaceContentRemaining.message },
+    { status: 'True', reason: 'SomeResourcesRemain', message: 'Some resources are remaining: configmaps. has 1 resource instances' },
+  );
+  assert.equal(byType.NamespaceFinalizersRemaining.reason, 'SomeFinalizerRemain');
+  assert.equal(byType.NamespaceFinalizersRemaining.message, 'Some finalizers are remaining: example.com/hold in 1 resource instances');
+  assert.equal(byType.NamespaceDeletionContentFailure.status, 'False');
+  assert.equal(byType.NamespaceDeletionContentFailure.reason, 'ContentDeleted');
+  assert.equal(byType.NamespaceDeletionDiscoveryFailure.message, 'All resources successfully discovered');
 });

@@ -5,14 +5,20 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { openBackend } from '../storage/index.js';
 import type { Backend } from '../storage/backend.js';
-import { ensurePki } from '../apiserver/auth/certs.js';
+import { ensurePki, issueCert } from '../apiserver/auth/certs.js';
 import { writeKubeconfig } from '../apiserver/auth/kubeconfig.js';
 import { ApiServer } from '../apiserver/server.js';
 import type { UserInfo } from '../apiserver/registry/strategy.js';
-import { NamespaceController } from '../controllers/namespace.js';
+import { CONTROLLERS, startControllers } from '../controllers/manager.js';
+import { InProcessClient } from '../client/inprocess.js';
+import { InformerFactory } from '../client/factory.js';
+import { EventRecorder } from '../client/events.js';
+import { Scheduler } from '../scheduler/scheduler.js';
+import { Kubelet } from '../kubelet/kubelet.js';
+import { ProcessRuntime } from '../kubelet/runtime/process.js';
 
 /** Validated configuration of the control plane. */
 export interface ControlPlaneConfig {
@@ -24,6 +30,16 @@ export interface ControlPlaneConfig {
   serviceCidr: string;
   /** Milliseconds between watch BOOKMARK events (default: the API server's, 60 s). */
   bookmarkIntervalMs?: number;
+  /** Run a node agent in this process (the local node). */
+  agent: boolean;
+  /** Run the scheduler in this process (default true). */
+  scheduler?: boolean;
+  /** Controllers to run, kube-controller-manager style: `*`, `name`, `-name` (default `*`). */
+  controllers?: string[];
+  /** Name of the local node (default: the host name). */
+  nodeName?: string;
+  /** Pod CIDR of the local node (flannel-style /24 out of 10.244.0.0/16). */
+  podCidr?: string;
   /** Progress lines for the user. */
   log: (msg: string) => void;
 }
@@ -34,6 +50,8 @@ export interface ControlPlane {
   backend: Backend;
   kubeconfigPath: string;
   serverUrl: string;
+  /** The local node's name, when this process runs one. */
+  nodeName?: string;
   stop(): Promise<void>;
 }
 
@@ -93,6 +111,20 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Names of controllers not to run, from a kube-controller-manager style list:
+ * `*` enables all, `name` enables one, `-name` disables one; without `*`
+ * only the named ones run.
+ */
+export function disabledControllers(list: readonly string[]): string[] {
+  const all = Object.keys(CONTROLLERS);
+  const star = list.includes('*');
+  const enabled = new Set(list.filter((c) => c !== '*' && !c.startsWith('-')));
+  const off = new Set(list.filter((c) => c.startsWith('-')).map((c) => c.slice(1)));
+  for (const c of [...enabled, ...off]) if (!all.includes(c)) throw new Error(`unknown controller "${c}"; known controllers: ${all.join(', ')}`);
+  return all.filter((c) => off.has(c) || (!star && !enabled.has(c)));
+}
+
 /** How often storage history is compacted, and how many revisions are kept (kine keeps 1000). */
 const COMPACT_INTERVAL_MS = 5 * 60 * 1000;
 const COMPACT_KEEP = 10_000;
@@ -133,8 +165,44 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
     }
     throw e;
   }
-  const namespaces = new NamespaceController(apiServer.registry);
-  namespaces.start();
+  // Components share this process and talk to the API server through the in-process client.
+  const as = (name: string) => new InProcessClient(apiServer.registry, { name, groups: ['system:masters'] }, name.replace(/^system:/, ''));
+  log('Starting the controllers');
+  const controllers = await startControllers({
+    client: as('system:kube-controller-manager'),
+    dataDir,
+    caPem: pki.ca.cert,
+    resources: () => apiServer.registry.resources(),
+    disabled: disabledControllers(config.controllers ?? ['*']),
+  });
+  const schedulerClient = as('system:kube-scheduler');
+  const schedulerInformers = new InformerFactory(schedulerClient);
+  let scheduler: Scheduler | undefined;
+  if (config.scheduler !== false) {
+    log('Starting the scheduler');
+    scheduler = new Scheduler({ client: schedulerClient, informers: schedulerInformers, events: new EventRecorder(schedulerClient, 'default-scheduler') });
+    await scheduler.start();
+  }
+  let kubelet: Kubelet | undefined;
+  if (config.agent) {
+    const nodeName = config.nodeName ?? hostname().toLowerCase();
+    log(`Starting the node agent (node ${nodeName})`);
+    const streaming = await issueCert(pki.ca, { commonName: `system:node:${nodeName}`, usage: 'server', ips: [advertiseAddress, '127.0.0.1'], dnsNames: [nodeName, 'localhost'] });
+    const podCidr = config.podCidr ?? '10.244.0.0/24';
+    const agentDir = join(dataDir, 'agent');
+    kubelet = new Kubelet({
+      client: as(`system:node:${nodeName}`),
+      nodeName,
+      dataDir: agentDir,
+      runtime: new ProcessRuntime({ dataDir: agentDir, podCidr, bridge: 'kite0', nodeIp: advertiseAddress, log }),
+      podCidr,
+      nodeIp: advertiseAddress,
+      log,
+      streamingTls: { cert: streaming.cert, key: streaming.key, ca: pki.ca.cert },
+      port: 0,
+    });
+    await kubelet.start();
+  }
   const serverUrl = `https://127.0.0.1:${apiServer.port}`;
   const kubeconfigPath = join(dataDir, 'kubeconfig.yaml');
   writeKubeconfig(kubeconfigPath, {
@@ -155,11 +223,15 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
   const stop = () =>
     (stopped ??= (async () => {
       clearInterval(compactor);
-      namespaces.stop();
+      // Pods stop with the node; then nothing writes any more and the API server can go.
+      await kubelet?.stop();
+      scheduler?.stop();
+      schedulerInformers.stop();
+      controllers.stop();
       await apiServer.stop();
       await backend.close();
       releaseLock();
     })());
   signal?.addEventListener('abort', () => void stop(), { once: true });
-  return { apiServer, backend, kubeconfigPath, serverUrl, stop };
+  return { apiServer, backend, kubeconfigPath, serverUrl, stop, nodeName: kubelet ? (config.nodeName ?? hostname().toLowerCase()) : undefined };
 }

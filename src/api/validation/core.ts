@@ -278,6 +278,8 @@ export function validatePVCUpdate(pvc: Obj, old: Obj): FieldError[] {
   const oldSpec: Obj = old.spec ?? {};
   // volumeName may be set once by the binder; resources may change on bound claims
   if (!oldSpec.volumeName) newSpec.volumeName = oldSpec.volumeName;
+  // since 1.28 a claim without a class may be given one later (retroactive default StorageClass)
+  if (oldSpec.storageClassName == null) newSpec.storageClassName = oldSpec.storageClassName;
   if (old.status?.phase === 'Bound') newSpec.resources = oldSpec.resources;
   if (!deepEqual(newSpec, oldSpec)) {
     errs.push(field.forbidden('spec', 'spec is immutable after creation except resources.requests for bound claims'));

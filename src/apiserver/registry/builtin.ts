@@ -70,8 +70,31 @@ function quantityOrUndefined(v: unknown): Quantity | undefined {
   }
 }
 
+/** upstream DefaultTolerationSeconds admission: the taints a pod tolerates for 300 s unless it says otherwise. */
+const DEFAULT_TOLERATION_TAINTS = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'];
+const DEFAULT_TOLERATION_SECONDS = 300;
+
+/** Admission defaults of a new pod: upstream's ServiceAccount (without the token volume) and DefaultTolerationSeconds plugins. */
+export function admitPod(pod: any): void {
+  const spec = (pod.spec ??= {});
+  // ServiceAccount admission: mirror pods (static pods the kubelet reports) get no service account.
+  if (!pod.metadata?.annotations?.['kubernetes.io/config.mirror']) {
+    if (!spec.serviceAccountName) spec.serviceAccountName = spec.serviceAccount || 'default';
+    // v1 conversion keeps the deprecated field equal to serviceAccountName.
+    spec.serviceAccount = spec.serviceAccountName;
+  }
+  const tolerations: any[] = spec.tolerations ?? [];
+  for (const key of DEFAULT_TOLERATION_TAINTS) {
+    // A toleration with this key (or an empty key) and effect NoExecute (or any effect) already covers the taint.
+    const covered = tolerations.some((t) => (!t?.key || t.key === key) && (!t?.effect || t.effect === 'NoExecute'));
+    if (!covered) tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: DEFAULT_TOLERATION_SECONDS });
+  }
+  if (tolerations.length) spec.tolerations = tolerations;
+}
+
 const podStrategy = {
   prepareForCreate(pod) {
+    admitPod(pod);
     pod.status = { phase: 'Pending', qosClass: podQosClass(pod) };
   },
   gracePeriod(pod, requested) {
@@ -136,11 +159,33 @@ const pvStrategy = {
   },
 } satisfies Strategy<PersistentVolume>;
 
-const pvcStrategy = {
-  prepareForCreate(pvc) {
-    pvc.status = { phase: 'Pending' };
-  },
-} satisfies Strategy<PersistentVolumeClaim>;
+/** The annotation that marks the default StorageClass (upstream storageutil.IsDefaultAnnotation). */
+export const DEFAULT_STORAGE_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class';
+
+/** upstream GetDefaultClass: of the classes marked default, the newest (then the first by name); undefined if none. */
+export function pickDefaultStorageClass(classes: readonly any[]): string | undefined {
+  const defaults = classes.filter((c) => c?.metadata?.annotations?.[DEFAULT_STORAGE_CLASS_ANNOTATION] === 'true');
+  defaults.sort(
+    (a, b) =>
+      (Date.parse(b.metadata.creationTimestamp ?? '') || 0) - (Date.parse(a.metadata.creationTimestamp ?? '') || 0) ||
+      String(a.metadata.name).localeCompare(String(b.metadata.name)),
+  );
+  return defaults[0]?.metadata?.name;
+}
+
+/** PVCs; `defaultStorageClass` (the DefaultStorageClass admission) names the class a claim without one gets. */
+function pvcStrategy(defaultStorageClass?: () => string | undefined): Strategy<PersistentVolumeClaim> {
+  return {
+    prepareForCreate(pvc) {
+      // DefaultStorageClass admission: only an absent storageClassName is defaulted ("" asks for no class).
+      if (pvc.spec && (pvc.spec.storageClassName === undefined || pvc.spec.storageClassName === null)) {
+        const name = defaultStorageClass?.();
+        if (name) pvc.spec.storageClassName = name;
+      }
+      pvc.status = { phase: 'Pending' };
+    },
+  };
+}
 
 /** upstream CRD strategy: the storage version is always among status.storedVersions. */
 function addStoredVersion(crd: any): void {
@@ -306,7 +351,11 @@ function invalidIp(svc: any, ip: string, why: string): ApiError {
 }
 
 /** The strategy for a built-in resource (group '' is core). */
-export function builtinStrategy(group: string, resource: string, extra: { services?: ServiceAllocator; jobSelector?: (job: any) => void }): Strategy {
+export function builtinStrategy(
+  group: string,
+  resource: string,
+  extra: { services?: ServiceAllocator; jobSelector?: (job: any) => void; defaultStorageClass?: () => string | undefined },
+): Strategy {
   const key = `${group}/${resource}`;
   let s: Strategy = {};
   switch (key) {
@@ -326,7 +375,7 @@ export function builtinStrategy(group: string, resource: string, extra: { servic
       s = pvStrategy;
       break;
     case '/persistentvolumeclaims':
-      s = pvcStrategy;
+      s = pvcStrategy(extra.defaultStorageClass);
       break;
     case '/services':
       s = { ...(extra.services?.strategy() ?? {}), returnDeletedObject: true };

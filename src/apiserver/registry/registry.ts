@@ -19,7 +19,7 @@ import { applyServerSide, updateManagedFields } from '../fieldmanager/index.js';
 import { CacheSet } from './cache.js';
 import { Store, type Conversion, type PatchSupport, type TypeSupport } from './store.js';
 import { builtinConversion } from '../../api/conversion/index.js';
-import { ServiceAllocator, builtinStrategy } from './builtin.js';
+import { ServiceAllocator, builtinStrategy, pickDefaultStorageClass } from './builtin.js';
 
 /** What the registry needs to build stores. */
 export interface RegistryConfig {
@@ -87,7 +87,15 @@ export class Registry {
       allowStrategic: true,
       fields: fieldsFunc(group, resource),
     };
-    const strategy = builtinStrategy(group, resource, { services: this.services, jobSelector: jobGenerateSelector });
+    const strategy = builtinStrategy(group, resource, {
+      services: this.services,
+      jobSelector: jobGenerateSelector,
+      // DefaultStorageClass admission reads the StorageClasses this server holds.
+      defaultStorageClass: () => {
+        const sc = this.lookup('storage.k8s.io', 'v1', 'storageclasses');
+        return sc ? pickDefaultStorageClass(this.caches.cache(sc.prefix).list(sc.prefix).map((o) => o.obj)) : undefined;
+      },
+    });
     // A version stored as another one: defaulting and validation (keyed by group and kind) run on the storage version.
     const conv = builtinConversion(group, info.version, resource);
     if (!conv) return this.newStore(info, strategy, types);

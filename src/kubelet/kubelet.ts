@@ -1,0 +1,150 @@
+/**
+ * The node agent (upstream pkg/kubelet): registers the node and heartbeats,
+ * runs the pods bound to it through a container runtime, reports their
+ * status and serves their logs.
+ */
+import { EventRecorder } from '../client/events.js';
+import { Informer, objectKey } from '../client/informer.js';
+import { R, type Client } from '../client/client.js';
+import { createCa, issueCert } from '../apiserver/auth/certs.js';
+import { machineInfo, NodeStatusManager } from './node.js';
+import { PodWorkers, type ContainerBackoff } from './pods.js';
+import type { Runtime } from './runtime/runtime.js';
+import { KubeletServer, type StreamingTls } from './server.js';
+import { deepEqual } from '../util/json.js';
+
+/** Whether an update changes what the node agent acts on (upstream podsDifferSemantically, in small). */
+function podsDiffer(a: any, b: any): boolean {
+  const view = (p: any) => ({
+    uid: p.metadata?.uid,
+    labels: p.metadata?.labels,
+    annotations: p.metadata?.annotations,
+    deletionTimestamp: p.metadata?.deletionTimestamp,
+    deletionGracePeriodSeconds: p.metadata?.deletionGracePeriodSeconds,
+    spec: p.spec,
+  });
+  return !deepEqual(view(a), view(b));
+}
+
+/** Configuration of a Kubelet. */
+export interface KubeletConfig {
+  client: Client;
+  nodeName: string;
+  /** Node-local state: pod directories (volumes, logs) live under `<dataDir>/pods/<uid>`. */
+  dataDir: string;
+  /** Started by Kubelet.start and stopped by Kubelet.stop. */
+  runtime: Runtime;
+  podCidr: string;
+  nodeIp: string;
+  /** Wall clock for timestamps and back-off (default: the system clock). */
+  clock?: () => Date;
+  log: (msg: string) => void;
+  /** Serving certificate of the streaming server and the CA its clients (the API server) present certificates of. */
+  streamingTls?: StreamingTls;
+  /** Streaming server port (upstream 10250; 0 picks a free one). */
+  port?: number;
+  /** Extra node capacity, e.g. `{ 'nvidia.com/gpu': '2' }`. */
+  extendedResources?: Record<string, string>;
+  /** Heartbeat intervals (upstream: lease 10 s, status 10 s, unchanged status re-posted every 5 min). */
+  intervals?: { leaseMs?: number; nodeStatusMs?: number; nodeReportMs?: number };
+  /** Crash-loop back-off (upstream: 10 s doubling to 5 min). */
+  backoff?: ContainerBackoff;
+  /** Retry delay for pods waiting on volumes or container config (default 2 s). */
+  retryMs?: number;
+}
+
+/** One node's agent. */
+export class Kubelet {
+  private readonly informer: Informer;
+  private readonly workers: PodWorkers;
+  private readonly nodeStatus: NodeStatusManager;
+  private server?: KubeletServer;
+  private started = false;
+
+  constructor(private readonly cfg: KubeletConfig) {
+    const now = cfg.clock ?? (() => new Date());
+    this.informer = new Informer(cfg.client, R.pods, { fieldSelector: `spec.nodeName=${cfg.nodeName}` });
+    this.workers = new PodWorkers({
+      client: cfg.client,
+      runtime: cfg.runtime,
+      recorder: new EventRecorder(cfg.client, 'kubelet', cfg.nodeName),
+      pods: this.informer,
+      nodeName: cfg.nodeName,
+      nodeIp: cfg.nodeIp,
+      dataDir: cfg.dataDir,
+      allocatable: () => machineInfo(cfg.dataDir, cfg.runtime.version, cfg.extendedResources).allocatable,
+      backoff: cfg.backoff ?? { initialMs: 10_000, maxMs: 300_000 },
+      retryMs: cfg.retryMs ?? 2_000,
+      now,
+      log: cfg.log,
+    });
+    this.nodeStatus = new NodeStatusManager({
+      client: cfg.client,
+      nodeName: cfg.nodeName,
+      nodeIp: cfg.nodeIp,
+      podCidr: cfg.podCidr,
+      dataDir: cfg.dataDir,
+      runtimeVersion: cfg.runtime.version,
+      port: () => this.server?.port ?? 0,
+      extendedResources: cfg.extendedResources,
+      leaseIntervalMs: cfg.intervals?.leaseMs ?? 10_000,
+      statusIntervalMs: cfg.intervals?.nodeStatusMs ?? 10_000,
+      reportIntervalMs: cfg.intervals?.nodeReportMs ?? 300_000,
+      now,
+      log: cfg.log,
+    });
+  }
+
+  /** The streaming server's port (once started). */
+  get port(): number {
+    return this.server?.port ?? 0;
+  }
+
+  /** Starts the runtime and the streaming server, registers the node, and begins running its pods; resolves when ready. */
+  async start(): Promise<void> {
+    const { cfg } = this;
+    await cfg.runtime.start();
+    let tls = cfg.streamingTls;
+    if (!tls) {
+      // Without cluster certificates the endpoint still runs, but no client can present a certificate it trusts.
+      cfg.log('kubelet: no streaming TLS configured: container logs cannot be fetched through the API server');
+      const ca = await createCa(`kubelet-${cfg.nodeName}-ca`);
+      const serving = await issueCert(ca, { commonName: `system:node:${cfg.nodeName}`, ips: [cfg.nodeIp], dnsNames: [cfg.nodeName], usage: 'server' });
+      tls = { cert: serving.cert, key: serving.key, ca: ca.cert };
+    }
+    this.server = new KubeletServer({
+      tls,
+      port: cfg.port ?? 10250,
+      logSource: (ns, pod, container, previous) => this.workers.logSource(ns, pod, container, previous),
+      log: cfg.log,
+    });
+    await this.server.start();
+    await this.nodeStatus.start();
+    this.informer.addHandlers({
+      onAdd: (p) => this.workers.enqueue(objectKey(p)),
+      // Status-only changes (mostly this agent's own writes) need no sync, as upstream's pod config ignores them.
+      onUpdate: (o, p) => {
+        if (podsDiffer(o, p)) this.workers.enqueue(objectKey(p));
+      },
+      onDelete: (p) => this.workers.enqueue(objectKey(p)),
+    });
+    await this.informer.start();
+    this.started = true;
+  }
+
+  /** Stops heartbeating and syncing, kills every container of this node and stops the runtime and the server. */
+  async stop(): Promise<void> {
+    this.informer.stop();
+    this.workers.stop();
+    this.nodeStatus.stop();
+    await this.server?.stop();
+    if (this.started) await this.workers.stopAll();
+    await this.cfg.runtime.stop();
+    this.started = false;
+  }
+
+  /** Resolves when no pod sync is running or queued (for tests and orderly shutdown). */
+  idle(): Promise<void> {
+    return this.workers.idle();
+  }
+}

@@ -1,0 +1,283 @@
+/**
+ * Container cgroups for the process runtime: one cgroup per container under a
+ * node-level root, on cgroup v1 (memory and cpu controllers) or v2 (unified).
+ * Limits follow kubelet's conversions (pkg/kubelet/cm/helpers_linux.go).
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** The cgroup hierarchy this host uses, as the runtime needs it. */
+export type CgroupHierarchy =
+  | { version: 2; /** Mount point of the unified hierarchy. */ mount: string }
+  | {
+      version: 1;
+      /** Controller → directory of this process's own cgroup in that controller's hierarchy. */
+      controllers: { memory: string; cpu?: string };
+    };
+
+/** Limits of one container, as the runtime contract carries them. */
+export interface CgroupLimits {
+  memoryLimitBytes?: number;
+  cpuLimitMillis?: number;
+  cpuRequestMillis?: number;
+}
+
+/** kubelet's CFS period (100ms) and its bounds on shares and quota. */
+const CFS_PERIOD_US = 100_000;
+const MIN_QUOTA_US = 1000;
+const MIN_SHARES = 2;
+const MAX_SHARES = 262_144;
+
+/** kubelet's MilliCPUToShares: 1 CPU = 1024 shares, never below 2 (BestEffort gets 2). */
+export function milliCpuToShares(milli: number | undefined): number {
+  if (!milli) return MIN_SHARES;
+  return Math.min(MAX_SHARES, Math.max(MIN_SHARES, Math.floor((milli * 1024) / 1000)));
+}
+
+/** kubelet's MilliCPUToQuota for the 100ms period, never below 1ms. */
+export function milliCpuToQuota(milli: number): number {
+  return Math.max(MIN_QUOTA_US, Math.floor((milli * CFS_PERIOD_US) / 1000));
+}
+
+/** The cgroup v2 weight for v1 shares (the conversion runc and kubelet use). */
+export function sharesToWeight(shares: number): number {
+  return 1 + Math.floor(((shares - 2) * 9999) / 262_142);
+}
+
+/**
+ * Finds the cgroup hierarchy from /proc/self/mountinfo and /proc/self/cgroup.
+ * A v1 memory controller wins over a hybrid host's controller-less unified
+ * mount; v2 is used when its root offers the memory controller. On v1 the
+ * container cgroups nest under this process's own cgroup so that whatever
+ * limits the agent runs under also bound its pods.
+ */
+export function detectCgroups(mountinfo?: string, selfCgroup?: string): CgroupHierarchy | undefined {
+  try {
+    mountinfo ??= readFileSync('/proc/self/mountinfo', 'utf8');
+    selfCgroup ??= readFileSync('/proc/self/cgroup', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const own = new Map<string, string>();
+  for (const line of selfCgroup.split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    for (const c of m[1]!.split(',')) own.set(c, m[2]!);
+  }
+  const v1 = new Map<string, string>();
+  let v2: string | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (!pre || !post) continue;
+    const f = pre.split(' ');
+    const root = f[3] ?? '/';
+    const mountPoint = f[4] ?? '';
+    const [fstype, , superOpts = ''] = post.split(' ');
+    if (fstype === 'cgroup2') v2 ??= mountPoint;
+    if (fstype !== 'cgroup') continue;
+    for (const c of superOpts.split(',')) {
+      if (c !== 'memory' && c !== 'cpu') continue;
+      const self = own.get(c) ?? '/';
+      // The mount may show a subtree (cgroup namespaces, bind mounts): our path is relative to its root.
+      const rel = root !== '/' && self.startsWith(root) ? self.slice(root.length) : self;
+      v1.set(c, join(mountPoint, rel));
+    }
+  }
+  if (v1.has('memory')) return { version: 1, controllers: { memory: v1.get('memory')!, cpu: v1.get('cpu') } };
+  if (v2 !== undefined) {
+    try {
+      if (readFileSync(join(v2, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('memory')) return { version: 2, mount: v2 };
+    } catch {
+      /* not readable: no cgroups */
+    }
+  }
+  return undefined;
+}
+
+/** One container's cgroup: the files its first process joins, and what it recorded. */
+export interface ContainerCgroup {
+  /** `cgroup.procs` files the container's process writes its pid into before it execs. */
+  procsFiles: string[];
+  /** OOM kills the kernel recorded in this cgroup. */
+  oomKills(): number;
+  /** Pids still in the cgroup. */
+  pids(): number[];
+  /** Kills what is left in it and removes it (idempotent). */
+  remove(): Promise<void>;
+}
+
+/** Options of a CgroupManager. */
+export interface CgroupManagerOptions {
+  hierarchy: CgroupHierarchy;
+  /** Name of the node-level root cgroup, e.g. `kite`. */
+  name: string;
+  log: (msg: string) => void;
+}
+
+function write(path: string, value: string): void {
+  writeFileSync(path, value);
+}
+
+function tryWrite(path: string, value: string): boolean {
+  try {
+    if (!existsSync(path)) return false;
+    writeFileSync(path, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readPids(procs: string): number[] {
+  try {
+    return readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Removes a cgroup directory once its processes are gone, killing stragglers (cgroup dirs only empty after every task exits). */
+async function removeCgroupDir(dir: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    if (!existsSync(dir)) return;
+    for (const child of readdirSync(dir, { withFileTypes: true })) if (child.isDirectory()) await removeCgroupDir(join(dir, child.name));
+    for (const pid of readPids(join(dir, 'cgroup.procs'))) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      // EBUSY while killed tasks are still being torn down by the kernel.
+      if (code !== 'EBUSY' || attempt >= 100) throw new Error(`removing cgroup ${dir}: ${(e as Error).message}`);
+      await delay(20);
+    }
+  }
+}
+
+/** The node-level cgroup root and the per-container cgroups under it. */
+export class CgroupManager {
+  private readonly roots: string[] = [];
+  private created: string[] = [];
+
+  constructor(private readonly opts: CgroupManagerOptions) {}
+
+  /** Directories of the root cgroup (one per v1 controller, one on v2). */
+  get rootDirs(): string[] {
+    return [...this.roots];
+  }
+
+  /**
+   * Creates the root cgroup (and on v2 enables the memory and cpu controllers
+   * for its children); throws when it cannot. Container cgroups left in an
+   * existing root by an earlier run are killed and removed: their processes
+   * cannot be re-attached to.
+   */
+  async start(): Promise<void> {
+    const h = this.opts.hierarchy;
+    if (h.version === 1) {
+      for (const base of [h.controllers.memory, h.controllers.cpu]) {
+        if (base === undefined) continue;
+        this.roots.push(this.ensureDir(join(base, this.opts.name)));
+      }
+      // v1 memory hierarchy must be on for the root's limit to bound children (the default since 5.x; harmless elsewhere).
+      tryWrite(join(this.roots[0]!, 'memory.use_hierarchy'), '1');
+      await this.removeStale();
+      return;
+    }
+    const controllers = readFileSync(join(h.mount, 'cgroup.controllers'), 'utf8').split(/\s+/).filter((c) => c === 'memory' || c === 'cpu' || c === 'pids');
+    const enable = controllers.map((c) => `+${c}`).join(' ');
+    const active = readFileSync(join(h.mount, 'cgroup.subtree_control'), 'utf8').split(/\s+/);
+    if (!controllers.every((c) => active.includes(c))) write(join(h.mount, 'cgroup.subtree_control'), enable);
+    const root = this.ensureDir(join(h.mount, this.opts.name));
+    this.roots.push(root);
+    write(join(root, 'cgroup.subtree_control'), enable);
+    await this.removeStale();
+  }
+
+  private async removeStale(): Promise<void> {
+    let stale = 0;
+    for (const root of this.roots) {
+      for (const child of readdirSync(root, { withFileTypes: true })) {
+        if (!child.isDirectory()) continue;
+        await removeCgroupDir(join(root, child.name));
+        stale++;
+      }
+    }
+    if (stale) this.opts.log(`process runtime: removed ${stale} container cgroups (and their processes) left by an earlier run`);
+  }
+
+  /** Removes the root cgroup if this manager created it (after any leftover container cgroups). */
+  async stop(): Promise<void> {
+    for (const dir of this.created.reverse()) await removeCgroupDir(dir);
+    this.created = [];
+    this.roots.length = 0;
+  }
+
+  /** Creates a container's cgroup with its limits; the process joins it through `procsFiles`. */
+  async create(id: string, limits: CgroupLimits): Promise<ContainerCgroup> {
+    const h = this.opts.hierarchy;
+    const dirs = this.roots.map((r) => join(r, id));
+    for (const d of dirs) mkdirSync(d, { recursive: true });
+    try {
+      if (h.version === 1) {
+        const [mem, cpu] = dirs;
+        if (limits.memoryLimitBytes !== undefined) {
+          write(join(mem!, 'memory.limit_in_bytes'), String(limits.memoryLimitBytes));
+          // No swap for containers (kubelet's NoSwap default): memory+swap capped at the same value.
+          tryWrite(join(mem!, 'memory.memsw.limit_in_bytes'), String(limits.memoryLimitBytes));
+        }
+        tryWrite(join(mem!, 'memory.swappiness'), '0');
+        if (cpu !== undefined) {
+          write(join(cpu, 'cpu.shares'), String(milliCpuToShares(limits.cpuRequestMillis)));
+          if (limits.cpuLimitMillis !== undefined) {
+            write(join(cpu, 'cpu.cfs_period_us'), String(CFS_PERIOD_US));
+            write(join(cpu, 'cpu.cfs_quota_us'), String(milliCpuToQuota(limits.cpuLimitMillis)));
+          }
+        }
+      } else {
+        const [dir] = dirs;
+        if (limits.memoryLimitBytes !== undefined) write(join(dir!, 'memory.max'), String(limits.memoryLimitBytes));
+        tryWrite(join(dir!, 'memory.swap.max'), '0');
+        // The whole container is killed on OOM, as kubelet configures on cgroup v2 (memory.oom.group).
+        tryWrite(join(dir!, 'memory.oom.group'), '1');
+        tryWrite(join(dir!, 'cpu.weight'), String(sharesToWeight(milliCpuToShares(limits.cpuRequestMillis))));
+        if (limits.cpuLimitMillis !== undefined) write(join(dir!, 'cpu.max'), `${milliCpuToQuota(limits.cpuLimitMillis)} ${CFS_PERIOD_US}`);
+      }
+    } catch (e) {
+      for (const d of dirs) await removeCgroupDir(d);
+      throw new Error(`setting cgroup limits for ${id}: ${(e as Error).message}`);
+    }
+    const memDir = dirs[0]!;
+    return {
+      procsFiles: dirs.map((d) => join(d, 'cgroup.procs')),
+      oomKills: () => {
+        try {
+          const text = readFileSync(join(memDir, h.version === 1 ? 'memory.oom_control' : 'memory.events'), 'utf8');
+          return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
+        } catch {
+          return 0;
+        }
+      },
+      pids: () => readPids(join(memDir, 'cgroup.procs')),
+      remove: async () => {
+        for (const d of dirs) await removeCgroupDir(d);
+      },
+    };
+  }
+
+  private ensureDir(dir: string): string {
+    if (!existsSync(dir)) {
+      mkdirSync(dir);
+      this.created.push(dir);
+    }
+    return dir;
+  }
+}
