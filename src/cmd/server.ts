@@ -36,6 +36,9 @@ export const SERVER_OPTIONS = {
   'disable-agent': { type: 'boolean' },
   'node-name': { type: 'string' },
   controllers: { type: 'string' },
+  // Hidden: the local node's pod network (bridge name and /24), so several test clusters can share a machine.
+  'pod-cidr': { type: 'string' },
+  bridge: { type: 'string' },
   'disable-scheduler': { type: 'boolean' },
   // Hidden (not in HELP): seconds between watch BOOKMARK events, for tests; upstream sends them about every minute.
   'watch-bookmark-interval': { type: 'string' },
@@ -60,6 +63,8 @@ export function configFrom(values: Record<string, string | boolean | undefined>)
     scheduler: !values['disable-scheduler'],
     controllers: str('controllers') === undefined ? ['*'] : str('controllers')!.split(',').map((c) => c.trim()).filter(Boolean),
     nodeName: str('node-name'),
+    podCidr: str('pod-cidr'),
+    bridge: str('bridge'),
     log,
   };
 }

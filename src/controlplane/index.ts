@@ -40,6 +40,8 @@ export interface ControlPlaneConfig {
   nodeName?: string;
   /** Pod CIDR of the local node (flannel-style /24 out of 10.244.0.0/16). */
   podCidr?: string;
+  /** Name of the local node's bridge (default kite0). */
+  bridge?: string;
   /** Progress lines for the user. */
   log: (msg: string) => void;
 }
@@ -194,7 +196,7 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
       client: as(`system:node:${nodeName}`),
       nodeName,
       dataDir: agentDir,
-      runtime: new ProcessRuntime({ dataDir: agentDir, podCidr, bridge: 'kite0', nodeIp: advertiseAddress, log }),
+      runtime: new ProcessRuntime({ dataDir: agentDir, podCidr, bridge: config.bridge ?? 'kite0', cgroupName: config.bridge ?? 'kite', nodeIp: advertiseAddress, log }),
       podCidr,
       nodeIp: advertiseAddress,
       log,

@@ -5,6 +5,7 @@
  * `kube-node-lease` renewed every ten seconds.
  */
 import { readFileSync, statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { arch, availableParallelism, hostname, release, totalmem } from 'node:os';
 import { Quantity } from '../api/quantity.js';
 import { KUBERNETES_VERSION } from '../version.js';
@@ -56,11 +57,16 @@ export interface MachineInfo {
 export function machineInfo(dataDir: string, runtimeVersion: string, extended: Record<string, string> = {}): MachineInfo {
   const memory = totalmem();
   let disk = 0;
-  try {
-    const s = statfsSync(dataDir);
-    disk = s.blocks * s.bsize;
-  } catch {
-    /* unknown: reported as 0 */
+  // The data dir may not exist yet at registration: measure the filesystem of
+  // its nearest existing ancestor (where it will be created).
+  for (let dir = dataDir; ; dir = dirname(dir)) {
+    try {
+      const s = statfsSync(dir);
+      disk = s.blocks * s.bsize;
+      break;
+    } catch {
+      if (dirname(dir) === dir) break; // unknown: reported as 0
+    }
   }
   const bin = (n: number) => Quantity.fromValue(Math.max(0, Math.floor(n)), 'BinarySI').toString();
   const cpu = String(availableParallelism());

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 
 /** Repository root (dist/test/e2e/ → ../../..). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -40,7 +41,7 @@ export class KiteServer {
     const kc = join(this.dataDir, 'kubeconfig.yaml');
     if (existsSync(kc)) rmSync(kc);
     this.log = '';
-    const args = [join(ROOT, 'bin', 'kite.js'), 'server', '--data-dir', this.dataDir, '--port', '0', '--bind-address', '127.0.0.1', '--datastore', this.opts.datastore ?? 'sqlite', ...(this.opts.agent ? [] : ['--disable-agent', '--disable-scheduler', '--controllers=namespace-controller,garbage-collector-controller']), ...(this.opts.extraArgs ?? [])];
+    const args = [join(ROOT, 'bin', 'kite.js'), 'server', '--data-dir', this.dataDir, '--port', '0', '--bind-address', '127.0.0.1', '--datastore', this.opts.datastore ?? 'sqlite', ...(this.opts.agent ? this.podNetworkArgs() : ['--disable-agent', '--disable-scheduler', '--controllers=namespace-controller,garbage-collector-controller']), ...(this.opts.extraArgs ?? [])];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     proc.stdout!.on('data', (d) => (this.log += d));
@@ -68,6 +69,17 @@ export class KiteServer {
     });
     this.kubeconfig = kc;
   }
+
+  /**
+   * A bridge name and pod CIDR of this server's own (kept across restarts), so test
+   * clusters never share the network of a `kite up` running on the same machine.
+   */
+  private podNetworkArgs(): string[] {
+    this.net ??= { bridge: `kt${randomBytes(3).toString('hex')}`, cidr: `10.244.${100 + Math.floor(Math.random() * 150)}.0/24` };
+    return ['--bridge', this.net.bridge, '--pod-cidr', this.net.cidr];
+  }
+
+  private net?: { bridge: string; cidr: string };
 
   /** Stops the server with a signal and waits for it to exit; returns its exit code. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
