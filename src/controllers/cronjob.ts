@@ -11,7 +11,7 @@ import { objectKey, splitKey, type Informer } from '../client/informer.js';
 import type { InformerFactory } from '../client/factory.js';
 import { WorkQueue } from '../client/workqueue.js';
 import { EventRecorder } from '../client/events.js';
-import { isKnownTimeZone, parseCronSchedule, type CronSchedule } from './cron.js';
+import { isKnownTimeZone, parseCronSchedule, type CronSchedule } from '../api/cron.js';
 import { isJobFinished, realClock, type Clock } from './job.js';
 
 type Obj = Record<string, any>;

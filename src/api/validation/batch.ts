@@ -1,115 +1,14 @@
 /**
  * Validation of batch/v1 Job and CronJob after upstream
- * pkg/apis/batch/validation, including the cron schedule parser's error
- * texts (robfig/cron v3 ParseStandard, which upstream reports verbatim).
+ * pkg/apis/batch/validation; schedules are checked by the one cron parser
+ * (src/api/cron.ts), whose error texts upstream reports verbatim.
  */
 import { field, type FieldError } from '../errors.js';
 import { deepEqual, selectorMatches, validateImmutableField, validateLabelSelector, validateNonnegative, type Obj } from './meta.js';
 import { validatePodTemplateSpec } from './pod.js';
+import { cronScheduleError, isKnownTimeZone } from '../cron.js';
 
 const MAX_PARALLELISM_FOR_INDEXED_JOB = 100000;
-
-/** Go's `%s` of a []string: `[a b c]`. */
-function goList(xs: string[]): string {
-  return `[${xs.join(' ')}]`;
-}
-
-interface Bounds {
-  min: number;
-  max: number;
-  names?: Record<string, number>;
-}
-const MONTHS = { jan: 1, feb: 2, mar: 3, apr: 4, may: 5, jun: 6, jul: 7, aug: 8, sep: 9, oct: 10, nov: 11, dec: 12 };
-const DOWS = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
-const FIELD_BOUNDS: Bounds[] = [
-  { min: 0, max: 59 },
-  { min: 0, max: 23 },
-  { min: 1, max: 31 },
-  { min: 1, max: 12, names: MONTHS },
-  { min: 0, max: 6, names: DOWS },
-];
-
-/** Go strconv.Atoi plus robfig's negative check, with their error texts. */
-function cronInt(expr: string): number {
-  if (!/^[+-]?[0-9]+$/.test(expr)) throw new Error(`failed to parse int from ${expr}: strconv.Atoi: parsing ${JSON.stringify(expr)}: invalid syntax`);
-  const n = Number(expr);
-  if (n < 0) throw new Error(`negative number (${n}) not allowed: ${expr}`);
-  return n;
-}
-
-function cronIntOrName(expr: string, b: Bounds): number {
-  const named = b.names?.[expr.toLowerCase()];
-  return named ?? cronInt(expr);
-}
-
-/** robfig/cron getRange: `*`, `a-b`, `x/step`, names. */
-function cronRange(expr: string, b: Bounds): void {
-  const rangeAndStep = expr.split('/');
-  const lowAndHigh = rangeAndStep[0]!.split('-');
-  const single = lowAndHigh.length === 1;
-  let start: number;
-  let end: number;
-  if (lowAndHigh[0] === '*' || lowAndHigh[0] === '?') {
-    start = b.min;
-    end = b.max;
-  } else {
-    start = cronIntOrName(lowAndHigh[0]!, b);
-    if (lowAndHigh.length === 1) end = start;
-    else if (lowAndHigh.length === 2) end = cronIntOrName(lowAndHigh[1]!, b);
-    else throw new Error(`too many hyphens: ${expr}`);
-  }
-  let step = 1;
-  if (rangeAndStep.length === 2) {
-    step = cronInt(rangeAndStep[1]!);
-    if (single) end = b.max;
-  } else if (rangeAndStep.length > 2) throw new Error(`too many slashes: ${expr}`);
-  if (start < b.min) throw new Error(`beginning of range (${start}) below minimum (${b.min}): ${expr}`);
-  if (end > b.max) throw new Error(`end of range (${end}) above maximum (${b.max}): ${expr}`);
-  if (start > end) throw new Error(`beginning of range (${start}) beyond end of range (${end}): ${expr}`);
-  if (step === 0) throw new Error(`step of range should be a positive number: ${expr}`);
-}
-
-/** Validates a schedule as cron.ParseStandard; returns the parser's error text, or undefined when valid. */
-export function cronScheduleError(schedule: string): string | undefined {
-  try {
-    let spec = schedule;
-    if (spec.length === 0) return 'empty spec string';
-    if (spec.startsWith('TZ=') || spec.startsWith('CRON_TZ=')) {
-      const i = spec.indexOf(' ');
-      const eq = spec.indexOf('=');
-      const tz = i < 0 ? spec.slice(eq + 1) : spec.slice(eq + 1, i);
-      if (!isKnownTimeZone(tz)) return `provided bad location ${tz}: unknown time zone ${tz}`;
-      spec = i < 0 ? '' : spec.slice(i).trim();
-    }
-    if (spec.startsWith('@')) {
-      if (['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'].includes(spec)) return undefined;
-      if (spec.startsWith('@every ')) {
-        if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(spec.slice(7))) return `failed to parse duration ${spec}: time: invalid duration ${JSON.stringify(spec.slice(7))}`;
-        return undefined;
-      }
-      return `unrecognized descriptor: ${spec}`;
-    }
-    const fields = spec.split(/\s+/).filter((f) => f.length > 0);
-    if (fields.length !== 5) return `expected exactly 5 fields, found ${fields.length}: ${goList(fields)}`;
-    fields.forEach((f, i) => {
-      for (const expr of f.split(',').filter((x) => x.length > 0)) cronRange(expr, FIELD_BOUNDS[i]!);
-    });
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
-
-/** time.LoadLocation stand-in: IANA names known to the runtime's ICU, plus UTC. */
-function isKnownTimeZone(tz: string): boolean {
-  if (tz === 'UTC' || tz === '') return true;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** validateTimeZone for CronJob spec.timeZone. */
 function validateTimeZone(tz: unknown, path: string): FieldError[] {

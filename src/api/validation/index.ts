@@ -14,7 +14,7 @@ import type { Obj } from './meta.js';
 
 export { validateObjectMeta, validateObjectMetaUpdate, validateLabels, validateAnnotations, validateLabelSelector, selectorMatches } from './meta.js';
 export type { ObjectMetaOptions } from './meta.js';
-export { cronScheduleError } from './batch.js';
+export { cronScheduleError } from '../cron.js';
 
 type Validator = (obj: Obj, old?: Obj) => FieldError[];
 
