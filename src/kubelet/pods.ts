@@ -5,7 +5,8 @@
  * containers, restarts per restartPolicy with kubelet's crash-loop back-off,
  * graceful termination on deletion — and writes the pod's status.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { managedHostsFile } from './hosts.js';
 import { join } from 'node:path';
 import { R, isStatus, type Client } from '../client/client.js';
 import type { EventRecorder } from '../client/events.js';
@@ -47,6 +48,8 @@ export interface PodWorkersConfig {
 
 /** The node agent's memory of one pod. */
 interface PodState {
+  /** The kubelet-managed /etc/hosts of a pod with its own network. */
+  hostsFile?: string;
   uid: string;
   namespace: string;
   name: string;
@@ -225,6 +228,11 @@ export class PodWorkers {
           hostNetwork: !!pod.spec?.hostNetwork,
           hostname: pod.spec?.hostname ?? name,
         });
+        // Pods with their own network get the kubelet-managed /etc/hosts (upstream); host-network pods see the node's.
+        if (st.sandbox.netnsPath) {
+          st.hostsFile = join(st.podDir, 'etc-hosts');
+          writeFileSync(st.hostsFile, managedHostsFile(pod, st.sandbox.ip));
+        }
       } catch (e) {
         void this.cfg.recorder.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(e as Error).message}`);
         await this.writeStatus(st, pod);
@@ -344,6 +352,9 @@ export class PodWorkers {
     try {
       env = await containerEnv(pod, c, this.envContext(st));
       mounts = containerMounts(c, st.volumes ?? new Map());
+      if (st.hostsFile && !mounts.some((m) => m.containerPath === '/etc/hosts')) {
+        mounts.push({ hostPath: st.hostsFile, containerPath: '/etc/hosts', readOnly: false });
+      }
     } catch (e) {
       // upstream: CreateContainerConfigError, retried on later syncs.
       const msg = (e as Error).message;

@@ -120,11 +120,17 @@ const STRIP_SET = setFromPaths(
   ),
 );
 
+/**
+ * The object as the typed machinery sees it: without managedFields. A
+ * shallow copy down to metadata is enough (and keeps copying off the write
+ * path): compare, fillZero, merge and removeItems never change their inputs.
+ */
 function withoutManagedFields(obj: any): any {
-  if (obj === undefined || obj === null) return obj;
-  const c = clone(obj);
-  if (c.metadata && typeof c.metadata === 'object') delete c.metadata.managedFields;
-  return c;
+  if (obj === undefined || obj === null || typeof obj !== 'object' || Array.isArray(obj)) return obj;
+  const md = obj.metadata;
+  if (!md || typeof md !== 'object' || Array.isArray(md) || md.managedFields === undefined) return obj;
+  const { managedFields: _drop, ...rest } = md;
+  return { ...obj, metadata: rest };
 }
 
 function groupVersionKind(apiVersion: unknown, kind: unknown): string {

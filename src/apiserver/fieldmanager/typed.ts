@@ -74,10 +74,56 @@ interface Resolved {
   mapType?: string;
 }
 
+/**
+ * Memo of what is derived from schema nodes alone, per resolver: schema
+ * nodes and definitions do not change once built, and every write walks the
+ * same few definitions, so resolving `$ref`s and building atoms once per node
+ * (rather than once per field of every object written) is what keeps field
+ * management off the write path's profile. Weak keys: nothing is kept alive.
+ */
+interface SchemaMemo {
+  resolved: WeakMap<SchemaNode, Resolved>;
+  /** The atom of a node when it does not depend on the value; null when it does. */
+  atoms: WeakMap<SchemaNode, Atom | null>;
+  /** fill()'s per-struct plan: each schema field, whether Go always has it, and whether it is a struct. */
+  plans: WeakMap<Atom, FillStep[]>;
+  /** Whether a node is a (non-RawExtension) struct. */
+  structs: WeakMap<SchemaNode, boolean>;
+}
+
+interface FillStep {
+  name: string;
+  prop: SchemaNode;
+  present: boolean;
+  struct: boolean;
+}
+
+const memos = new WeakMap<SchemaResolver, SchemaMemo>();
+
+function memoOf(ctx: TypedContext): SchemaMemo {
+  let m = memos.get(ctx.resolver);
+  if (!m) {
+    m = { resolved: new WeakMap(), atoms: new WeakMap(), plans: new WeakMap(), structs: new WeakMap() };
+    memos.set(ctx.resolver, m);
+  }
+  return m;
+}
+
 function follow(ctx: TypedContext, ref: SchemaNode | undefined): Resolved {
-  let node = ref;
+  if (ref === undefined) return { node: undefined };
+  const memo = memoOf(ctx).resolved;
+  let r = memo.get(ref);
+  if (r === undefined) {
+    r = followUncached(ctx, ref);
+    memo.set(ref, r);
+  }
+  return r;
+}
+
+function followUncached(ctx: TypedContext, ref: SchemaNode): Resolved {
+  let node: SchemaNode | undefined = ref;
   let def: string | undefined;
-  let mapType = ref?.['x-kubernetes-map-type'];
+  let mapType = ref['x-kubernetes-map-type'];
   for (let i = 0; node?.$ref && i < 16; i++) {
     def = refName(node.$ref);
     node = ctx.resolver.definition(def);
@@ -85,13 +131,36 @@ function follow(ctx: TypedContext, ref: SchemaNode | undefined): Resolved {
   }
   if (node && !node.$ref && node.allOf?.length === 1 && node.allOf[0].$ref && !node.type && !node.properties) {
     // kube-openapi puts a `$ref` inside a single-element allOf to attach siblings.
-    return follow(ctx, { ...node.allOf[0], 'x-kubernetes-map-type': mapType });
+    return followUncached(ctx, { ...node.allOf[0], 'x-kubernetes-map-type': mapType });
   }
   return { node, def, mapType };
 }
 
 /** The atom for a schema node; `value` settles untyped/deduced nodes as upstream's deduceAtom does. */
 function atomFor(ctx: TypedContext, ref: SchemaNode | undefined, value: unknown): Atom {
+  if (ref === undefined) return deduced(value);
+  const memo = memoOf(ctx).atoms;
+  let a = memo.get(ref);
+  if (a === undefined) {
+    a = staticAtom(ctx, ref);
+    memo.set(ref, a);
+  }
+  return a ?? atomUncached(ctx, ref, value);
+}
+
+/** The atom of a node whose atom does not depend on the value, else null. */
+function staticAtom(ctx: TypedContext, ref: SchemaNode): Atom | null {
+  const { node, def } = follow(ctx, ref);
+  if (def === RAW_EXTENSION || !node) return null;
+  if (node['x-kubernetes-int-or-string']) return { kind: 'scalar' };
+  const t = node.type;
+  if (t === 'array' || (!t && node.items)) return t === undefined ? null : atomUncached(ctx, ref, undefined);
+  if (t === 'object' || (!t && (node.properties || node.additionalProperties))) return atomUncached(ctx, ref, undefined);
+  if (t) return { kind: 'scalar' };
+  return null;
+}
+
+function atomUncached(ctx: TypedContext, ref: SchemaNode | undefined, value: unknown): Atom {
   const { node, def, mapType } = follow(ctx, ref);
   if (def === RAW_EXTENSION) return untypedAtomic(value);
   if (!node) return deduced(value);
@@ -541,18 +610,38 @@ function fill(ctx: TypedContext, value: unknown, ref: SchemaNode | undefined, de
     return value;
   }
   const out: Record<string, unknown> = { ...value };
-  for (const [name, prop] of Object.entries(a.fields)) {
-    let v = out[name];
-    if (v === undefined && alwaysPresent(ctx, a, name, prop)) v = isStruct(ctx, prop) ? {} : null;
-    if (v === undefined) continue;
-    out[name] = fill(ctx, v, prop, depth + 1);
+  for (const step of fillPlan(ctx, a)) {
+    let v = out[step.name];
+    if (v === undefined) {
+      if (!step.present) continue;
+      v = step.struct ? {} : null;
+    }
+    out[step.name] = fill(ctx, v, step.prop, depth + 1);
   }
   return out;
 }
 
+function fillPlan(ctx: TypedContext, a: Atom & { kind: 'map' }): FillStep[] {
+  const memo = memoOf(ctx).plans;
+  let plan = memo.get(a);
+  if (!plan) {
+    plan = Object.entries(a.fields).map(([name, prop]) => ({ name, prop, present: alwaysPresent(ctx, a, name, prop), struct: isStruct(ctx, prop) }));
+    // Only cached atoms are worth a memo entry; value-dependent atoms are built afresh each time anyway.
+    memo.set(a, plan);
+  }
+  return plan;
+}
+
 function isStruct(ctx: TypedContext, ref: SchemaNode | undefined): boolean {
-  const { node, def } = follow(ctx, ref);
-  return !!node && !!node.properties && def !== RAW_EXTENSION;
+  if (ref === undefined) return false;
+  const memo = memoOf(ctx).structs;
+  let r = memo.get(ref);
+  if (r === undefined) {
+    const { node, def } = follow(ctx, ref);
+    r = !!node && !!node.properties && def !== RAW_EXTENSION;
+    memo.set(ref, r);
+  }
+  return r;
 }
 
 function alwaysPresent(ctx: TypedContext, a: Atom & { kind: 'map' }, name: string, prop: SchemaNode): boolean {
