@@ -1,6 +1,7 @@
 /**
  * Scheduler benchmark: an in-process API server (memory backend) with N
- * hollow nodes — Node objects with allocatable, nothing runs on them — and
+ * hollow nodes (src/kubelet/hollow.ts: Node objects with allocatable and
+ * Leases, nothing runs on them) and
  * a running scheduler; P pods are created and the throughput from the first
  * create to the last binding is reported, next to the target (upstream's
  * scheduler_perf threshold for this case is 680 pods/s; Kite's is 1,000).
@@ -16,25 +17,12 @@ import { InformerFactory } from '../src/client/factory.js';
 import { EventRecorder } from '../src/client/events.js';
 import { R, type Client } from '../src/client/client.js';
 import { Scheduler } from '../src/scheduler/scheduler.js';
+import { HollowNodes } from '../src/kubelet/hollow.js';
 
 const TARGET_PODS_PER_SECOND = 1000;
 
-/** A hollow node: what a kubelet would register, with a typical machine's allocatable. */
-function hollowNode(i: number) {
-  const name = `hollow-${String(i).padStart(5, '0')}`;
-  const allocatable = { cpu: '4', memory: '32Gi', pods: '110', 'ephemeral-storage': '100Gi' };
-  return {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: { name, labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'topology.kubernetes.io/zone': `zone-${i % 3}` } },
-    spec: {},
-    status: {
-      allocatable,
-      capacity: allocatable,
-      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }],
-    },
-  };
-}
+/** Allocatable of the benchmark's hollow nodes: a typical machine's. */
+const NODE_ALLOCATABLE = { cpu: '4', memory: '32Gi', pods: '110', 'ephemeral-storage': '100Gi' };
 
 /** A pod like scheduler_perf's default pod template: small requests. */
 function benchPod(i: number) {
@@ -91,11 +79,14 @@ async function main(): Promise<void> {
   const registry = new Registry({ backend, serviceCidr: '10.96.0.0/12' });
   await registry.start();
   const client = new InProcessClient(registry, { name: 'bench', groups: ['system:masters'] }, 'bench');
-  await client.create(R.namespaces, '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } });
+  for (const name of ['bench', 'kube-node-lease']) await client.create(R.namespaces, '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
 
   let t = performance.now();
-  await pool(nodes, concurrency, (i) => client.create(R.nodes, '', hollowNode(i)));
-  console.log(`registered ${nodes} hollow nodes in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  // As scheduler_perf, the nodes run nothing: pods stay bound (runPods off), and
+  // the Leases are not renewed during the short measurement (kept off the write path being measured).
+  const hollow = new HollowNodes({ client, count: nodes, allocatable: NODE_ALLOCATABLE, leaseIntervalMs: 0, runPods: false, concurrency });
+  await hollow.start();
+  console.log(`registered ${nodes} hollow nodes (and their Leases) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   const informers = new InformerFactory(client);
   const scheduler = new Scheduler({ client, informers, events: new EventRecorder(client, 'default-scheduler') });
@@ -123,6 +114,7 @@ async function main(): Promise<void> {
   console.log(`process CPU: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over ${seconds.toFixed(1)} s wall; heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`);
 
   scheduler.stop();
+  hollow.stop();
   await scheduler.bindingsSettled();
   informers.stop();
   registry.stop();

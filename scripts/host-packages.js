@@ -11,6 +11,7 @@ const PACKAGES = {
   'util-linux': 'per-container namespaces (unshare, nsenter)',
   mount: 'volumes bind-mounted at their mountPath (mount)',
   'python3-minimal': 'the Python the tests and examples run (/usr/bin/python3)',
+  'python3-sklearn': 'scikit-learn for the ML demo that npm start and its e2e test run (examples/ml-demo)',
 };
 
 const missing = Object.keys(PACKAGES).filter((p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout?.includes('install ok installed') !== true);

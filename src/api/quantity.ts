@@ -124,7 +124,7 @@ function canonicalize(nanos: bigint, format: QuantityFormat): string {
       units /= 1024n;
       exp += 10;
     }
-    return `${units}${BINARY_BY_EXPONENT[exp]}`;
+    return `${units}${BINARY_BY_EXPONENT[exp] ?? ''}`; // exponent 0 has no suffix
   }
   // Base 10: move all factors of ten into the exponent, then lower it to a multiple of 3.
   let mantissa = nanos;

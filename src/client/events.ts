@@ -15,6 +15,8 @@ export interface EventSubject {
 }
 
 const AGGREGATE_WINDOW_MS = 10 * 60 * 1000;
+/** How many distinct recent events are remembered for aggregation (client-go's LRU holds 4096). */
+const MAX_REMEMBERED = 4096;
 
 /** Records events for one component (e.g. `default-scheduler`, `kubelet`). */
 export class EventRecorder {
@@ -76,9 +78,10 @@ export class EventRecorder {
       reportingInstance: this.host,
     });
     this.recent.set(key, { name, namespace, count: 1, at: now.getTime() });
-    if (this.recent.size > 4096) {
-      // Forget the oldest entries; a forgotten repeat simply starts a new Event.
-      for (const [k, v] of this.recent) if (now.getTime() - v.at > AGGREGATE_WINDOW_MS) this.recent.delete(k);
+    // Forget the oldest entries (a Map keeps insertion order); a forgotten repeat simply starts a new Event.
+    for (const k of this.recent.keys()) {
+      if (this.recent.size <= MAX_REMEMBERED) break;
+      this.recent.delete(k);
     }
   }
 }

@@ -40,6 +40,8 @@ export const SERVER_OPTIONS = {
   'pod-cidr': { type: 'string' },
   bridge: { type: 'string' },
   'disable-scheduler': { type: 'boolean' },
+  // Hidden (advanced): register N simulated nodes (kwok-style) for scale tests.
+  'hollow-nodes': { type: 'string' },
   // Hidden (not in HELP): seconds between watch BOOKMARK events, for tests; upstream sends them about every minute.
   'watch-bookmark-interval': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -65,6 +67,7 @@ export function configFrom(values: Record<string, string | boolean | undefined>)
     nodeName: str('node-name'),
     podCidr: str('pod-cidr'),
     bridge: str('bridge'),
+    hollowNodes: str('hollow-nodes') === undefined ? undefined : Number(str('hollow-nodes')),
     log,
   };
 }

@@ -8,6 +8,7 @@ import { mergeKubeconfig } from '../apiserver/auth/kubeconfig.js';
 import { HttpClient } from '../client/http.js';
 import { R } from '../client/client.js';
 import { SERVER_OPTIONS, configFrom, log, runControlPlane, runUntilSignalled } from './server.js';
+import { upDemo } from './demo.js';
 
 const HELP = `Usage: kite up [options]
 
@@ -16,7 +17,9 @@ in one process), merges a "kite" context into your kubeconfig ($KUBECONFIG or
 ~/.kube/config) and waits until the node is Ready. Stop it with Ctrl-C.
 
 Options are those of 'kite server' (see 'kite server --help'); --disable-agent
-makes no sense here and is refused.
+makes no sense here and is refused. In addition:
+  --demo    once the node is Ready, run the ML demo (examples/ml-demo): train a
+            scikit-learn model in a Job, then batch inference; what npm start does
 `;
 
 /** The kubeconfig kubectl reads by default: the first entry of $KUBECONFIG, else ~/.kube/config. */
@@ -28,7 +31,7 @@ export function userKubeconfigPath(): string {
 
 /** Runs `kite up`. */
 export async function upCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: SERVER_OPTIONS, strict: true });
+  const { values } = parseArgs({ args: argv, options: { ...SERVER_OPTIONS, demo: { type: 'boolean' } }, strict: true });
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
@@ -54,17 +57,20 @@ export async function upCommand(argv: string[]): Promise<number> {
   log(`waiting for node ${cp.nodeName} to be Ready`);
   await waitForNodeReady(cp.kubeconfigPath, cp.nodeName!);
   const secs = ((Date.now() - started) / 1000).toFixed(1);
+  // Ctrl-C already stops the cluster cleanly while the demo runs.
+  const stopped = runUntilSignalled(cp);
+  if (values.demo && !(await upDemo(cp.kubeconfigPath, stopped))) return stopped;
   process.stdout.write(
     [
       `Kite is up: node ${cp.nodeName} is Ready (${secs} s).`,
       '  kubectl get nodes',
       '  kubectl create deployment web --image=nginx -- python3 -m http.server 8080',
-      '  kubectl apply -f examples/',
+      '  kubectl apply -f examples/ml-demo/',
       'Press Ctrl-C to stop the cluster.',
       '',
     ].join('\n'),
   );
-  return runUntilSignalled(cp);
+  return stopped;
 }
 
 /** Resolves when the node reports Ready=True (watching, not polling). */

@@ -19,6 +19,7 @@ import { EventRecorder } from '../client/events.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { Kubelet } from '../kubelet/kubelet.js';
 import { ProcessRuntime } from '../kubelet/runtime/process.js';
+import { HollowNodes } from '../kubelet/hollow.js';
 
 /** Validated configuration of the control plane. */
 export interface ControlPlaneConfig {
@@ -42,6 +43,8 @@ export interface ControlPlaneConfig {
   podCidr?: string;
   /** Name of the local node's bridge (default kite0). */
   bridge?: string;
+  /** Simulated (hollow, kwok-style) nodes to register for scale tests (default none). */
+  hollowNodes?: number;
   /** Progress lines for the user. */
   log: (msg: string) => void;
 }
@@ -62,6 +65,7 @@ export function validateConfig(c: ControlPlaneConfig): string | undefined {
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) return `--port must be between 0 and 65535 (got ${c.port})`;
   if (c.datastore !== 'sqlite' && c.datastore !== 'memory') return `--datastore must be "sqlite" or "memory" (got "${c.datastore}")`;
   if (c.bookmarkIntervalMs !== undefined && !(c.bookmarkIntervalMs > 0)) return `--watch-bookmark-interval must be a positive number of seconds`;
+  if (c.hollowNodes !== undefined && !(Number.isInteger(c.hollowNodes) && c.hollowNodes >= 0)) return `--hollow-nodes must be a non-negative integer`;
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.serviceCidr)) return `--service-cidr must be an IPv4 CIDR such as 10.96.0.0/12 (got "${c.serviceCidr}")`;
   return undefined;
 }
@@ -205,6 +209,12 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
     });
     await kubelet.start();
   }
+  let hollow: HollowNodes | undefined;
+  if (config.hollowNodes) {
+    log(`Registering ${config.hollowNodes} hollow nodes`);
+    hollow = new HollowNodes({ client: as('system:kite-hollow-nodes'), count: config.hollowNodes, log });
+    await hollow.start();
+  }
   const serverUrl = `https://127.0.0.1:${apiServer.port}`;
   const kubeconfigPath = join(dataDir, 'kubeconfig.yaml');
   writeKubeconfig(kubeconfigPath, {
@@ -227,6 +237,7 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
       clearInterval(compactor);
       // Pods stop with the node; then nothing writes any more and the API server can go.
       await kubelet?.stop();
+      hollow?.stop();
       scheduler?.stop();
       schedulerInformers.stop();
       controllers.stop();

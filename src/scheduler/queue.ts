@@ -247,7 +247,9 @@ export class SchedulingQueue {
       return;
     }
     const at = this.where(key);
-    if (!at) return this.add(pod);
+    // A status-only update of a pod that is in none of the queues (e.g. the PodScheduled=False
+    // this scheduler just wrote, arriving before the failure was recorded) must not retry it at once.
+    if (!at) return specChanged ? this.add(pod) : undefined;
     const old = this.forget(key)!;
     const qp: QueuedPodInfo = { ...old, podInfo: newPodInfo(pod) };
     if (at === 'active') this.toActive(qp);

@@ -173,14 +173,14 @@ export class PodNetwork {
     const netnsPath = join(NETNS_DIR, id);
     try {
       if (existsSync(netnsPath)) await tryRun('ip', ['netns', 'del', id]);
-      await tryRun('ip', ['link', 'del', 'dev', veth]);
-      await run('ip', ['netns', 'add', id]);
-      await run('ip', ['link', 'add', 'name', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', id]);
-      await run('ip', ['link', 'set', 'dev', veth, 'master', this.opts.bridge, 'up']);
-      await run('ip', ['-n', id, 'link', 'set', 'dev', 'lo', 'up']);
-      await run('ip', ['-n', id, 'addr', 'add', `${ip}/${this.cidr.prefix}`, 'dev', 'eth0']);
-      await run('ip', ['-n', id, 'link', 'set', 'dev', 'eth0', 'up']);
-      await run('ip', ['-n', id, 'route', 'add', 'default', 'via', this.gateway]);
+      if (existsSync(`/sys/class/net/${veth}`)) await tryRun('ip', ['link', 'del', 'dev', veth]);
+      // Two `ip -batch` runs instead of one process per step: spawning is what pod start-up waits on.
+      await run('ip', ['-batch', '-'], {
+        input: [`netns add ${id}`, `link add name ${veth} type veth peer name eth0 netns ${id}`, `link set dev ${veth} master ${this.opts.bridge} up`].join('\n') + '\n',
+      });
+      await run('ip', ['-n', id, '-batch', '-'], {
+        input: ['link set dev lo up', `addr add ${ip}/${this.cidr.prefix} dev eth0`, 'link set dev eth0 up', `route add default via ${this.gateway}`].join('\n') + '\n',
+      });
     } catch (e) {
       await this.teardown(id);
       throw new Error(`setting up the network of sandbox ${id}: ${(e as Error).message}`);

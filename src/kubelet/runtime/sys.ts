@@ -24,14 +24,15 @@ export class CommandError extends Error {
 }
 
 /** Runs a host command (no shell) and resolves with its output; rejects with CommandError on failure. */
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (!err) return resolve({ stdout, stderr });
       const e = err as NodeJS.ErrnoException & { code?: number | string };
       if (e.code === 'ENOENT') return reject(new CommandError([cmd, ...args], null, `${cmd} not found on this host`));
       reject(new CommandError([cmd, ...args], typeof e.code === 'number' ? e.code : null, stderr || e.message));
     });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
 
