@@ -198,7 +198,8 @@ interface ServerProcess {
 async function startServer(opts: { datastore: string; cpuProfDir?: string }): Promise<ServerProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kite-bench-'));
   const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
-  const args = [...nodeArgs, join(ROOT, 'bin', 'kite.js'), 'server', '--data-dir', dataDir, '--port', '0', '--bind-address', '127.0.0.1'];
+  // The API server alone: no node, scheduler or controllers acting on the benchmark's objects.
+  const args = [...nodeArgs, join(ROOT, 'bin', 'kite.js'), 'server', '--data-dir', dataDir, '--port', '0', '--bind-address', '127.0.0.1', '--disable-agent', '--disable-scheduler', '--controllers='];
   if (opts.datastore !== 'sqlite') args.push('--datastore', opts.datastore);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
