@@ -1295,6 +1295,8 @@ export class JobController {
     if (!u.succeeded?.length) delete u.succeeded;
     if (!u.failed?.length) delete u.failed;
     body.status.uncountedTerminatedPods = u;
+    // active/succeeded/failed are omitempty upstream: a zero count is not written.
+    for (const k of ['active', 'succeeded', 'failed']) if (body.status[k] === 0) delete body.status[k];
     const saved = await this.client.update(R.jobs, job.metadata.namespace, body, { subresource: 'status' });
     saved.status ??= {};
     saved.status.uncountedTerminatedPods ??= {};
