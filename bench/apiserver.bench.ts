@@ -13,11 +13,12 @@
  * threads and the CPU used by the bench and by the server are printed so a
  * reader can tell whether a figure is limited by the server or by the bench.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { KiteServer } from '../test/e2e/harness.js';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, mkdirSync } from 'node:fs';
 import https from 'node:https';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -53,9 +54,6 @@ interface WatcherParams {
   watchers: number;
 }
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** dist/bench/ when compiled, bench/ when run through tsx. */
-const ROOT = HERE.endsWith(join('dist', 'bench')) ? resolve(HERE, '..', '..') : resolve(HERE, '..');
 
 function request(agent: https.Agent, t: Target, method: string, path: string, body?: unknown): Promise<Reply> {
   return new Promise((resolveReq, reject) => {
@@ -196,27 +194,13 @@ interface ServerProcess {
 }
 
 async function startServer(opts: { datastore: string; cpuProfDir?: string }): Promise<ServerProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'kite-bench-'));
-  const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
-  // The API server alone: no node, scheduler or controllers acting on the benchmark's objects.
-  const args = [...nodeArgs, join(ROOT, 'bin', 'kite.js'), 'server', '--data-dir', dataDir, '--port', '0', '--bind-address', '127.0.0.1', '--disable-agent', '--disable-scheduler', '--controllers='];
-  if (opts.datastore !== 'sqlite') args.push('--datastore', opts.datastore);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  let out = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    err += c.toString('utf8');
-    if (err.length > 20_000) err = err.slice(-10_000);
+  // The API server alone (the harness's default): no node, scheduler or controllers acting on the benchmark's objects.
+  const server = new KiteServer({
+    datastore: opts.datastore as 'sqlite' | 'memory',
+    nodeArgs: opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [],
   });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await new Promise<void>((resolveReady, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString('utf8');
-      if (out.includes('Kite control plane is ready.')) resolveReady();
-    });
-    child.once('exit', (code) => reject(new Error(`kite server exited (${code}) before it was ready:\n${err}`)));
-  });
-  const kc = YAML.parse(readFileSync(join(dataDir, 'kubeconfig.yaml'), 'utf8'));
+  await server.start();
+  const kc = YAML.parse(readFileSync(server.kubeconfig, 'utf8'));
   const url = new URL(kc.clusters[0].cluster.server as string);
   const b64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
   const user = kc.users[0].user;
@@ -228,20 +212,7 @@ async function startServer(opts: { datastore: string; cpuProfDir?: string }): Pr
     key: b64(user['client-key-data']),
   };
   if (target.host !== '127.0.0.1') throw new Error(`refusing to benchmark a server at ${target.host}; expected 127.0.0.1`);
-  return {
-    child,
-    pid: child.pid!,
-    dataDir,
-    target,
-    stderr: () => err,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  return { child: server.proc!, pid: server.proc!.pid!, dataDir: server.dataDir, target, stderr: () => server.log, stop: () => server.cleanup() };
 }
 
 /** One line of the results table. */

@@ -32,7 +32,17 @@ export class KiteServer {
   /** Files written for this server's tests, removed by cleanup(). */
   private readonly files: string[] = [];
 
-  constructor(readonly opts: { datastore?: 'sqlite' | 'memory'; dataDir?: string; extraArgs?: string[]; /** run the local node agent (default: control plane only) */ agent?: boolean } = {}) {
+  constructor(
+    readonly opts: {
+      datastore?: 'sqlite' | 'memory';
+      dataDir?: string;
+      extraArgs?: string[];
+      /** run the local node agent (default: control plane only) */
+      agent?: boolean;
+      /** options for node itself, e.g. `--cpu-prof` */
+      nodeArgs?: string[];
+    } = {},
+  ) {
     this.dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kite-e2e-'));
   }
 
@@ -41,7 +51,7 @@ export class KiteServer {
     const kc = join(this.dataDir, 'kubeconfig.yaml');
     if (existsSync(kc)) rmSync(kc);
     this.log = '';
-    const args = [join(ROOT, 'bin', 'kite.js'), 'server', '--data-dir', this.dataDir, '--port', '0', '--bind-address', '127.0.0.1', '--datastore', this.opts.datastore ?? 'sqlite', ...(this.opts.agent ? this.podNetworkArgs() : ['--disable-agent', '--disable-scheduler', '--controllers=namespace-controller,garbage-collector-controller']), ...(this.opts.extraArgs ?? [])];
+    const args = [...(this.opts.nodeArgs ?? []), join(ROOT, 'bin', 'kite.js'), 'server', '--data-dir', this.dataDir, '--port', '0', '--bind-address', '127.0.0.1', '--datastore', this.opts.datastore ?? 'sqlite', ...(this.opts.agent ? this.podNetworkArgs() : ['--disable-agent', '--disable-scheduler', '--controllers=namespace-controller,garbage-collector-controller']), ...(this.opts.extraArgs ?? [])];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     proc.stdout!.on('data', (d) => (this.log += d));

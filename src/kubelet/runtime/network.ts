@@ -174,13 +174,16 @@ export class PodNetwork {
     try {
       if (existsSync(netnsPath)) await tryRun('ip', ['netns', 'del', id]);
       if (existsSync(`/sys/class/net/${veth}`)) await tryRun('ip', ['link', 'del', 'dev', veth]);
-      // Two `ip -batch` runs instead of one process per step: spawning is what pod start-up waits on.
-      await run('ip', ['-batch', '-'], {
-        input: [`netns add ${id}`, `link add name ${veth} type veth peer name eth0 netns ${id}`, `link set dev ${veth} master ${this.opts.bridge} up`].join('\n') + '\n',
-      });
-      await run('ip', ['-n', id, '-batch', '-'], {
-        input: ['link set dev lo up', `addr add ${ip}/${this.cidr.prefix} dev eth0`, 'link set dev eth0 up', `route add default via ${this.gateway}`].join('\n') + '\n',
-      });
+      // One process from Node (a shell running two `ip -batch`): spawning on the main thread is
+      // what many pods starting at once wait on. The batches are arguments, never interpolated.
+      await run('sh', [
+        '-c',
+        'set -e; printf "%s\\n" "$2" | ip -batch -; printf "%s\\n" "$3" | ip -n "$1" -batch -',
+        'sh',
+        id,
+        [`netns add ${id}`, `link add name ${veth} type veth peer name eth0 netns ${id}`, `link set dev ${veth} master ${this.opts.bridge} up`].join('\n'),
+        ['link set dev lo up', `addr add ${ip}/${this.cidr.prefix} dev eth0`, 'link set dev eth0 up', `route add default via ${this.gateway}`].join('\n'),
+      ]);
     } catch (e) {
       await this.teardown(id);
       throw new Error(`setting up the network of sandbox ${id}: ${(e as Error).message}`);
