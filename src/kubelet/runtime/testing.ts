@@ -21,7 +21,8 @@ export function testRuntimeOptions(overrides: Partial<ProcessRuntimeOptions> = {
   const tag = randomBytes(4).toString('hex');
   const logs: string[] = [];
   return {
-    dataDir: mkdtempSync(join(tmpdir(), 'kite-runtime-')),
+    // A data dir is made only when the caller brings none (a made one would be left behind).
+    dataDir: overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'kite-runtime-')),
     podCidr: `10.250.${randomBytes(1)[0]}.0/24`,
     bridge: `kt${tag}`,
     cgroupName: `kitetest-${tag}`,
