@@ -128,6 +128,11 @@ export class KiteServer {
     return r.stdout;
   }
 
+  /** Creates a namespace with `kubectl create -f` (a manifest, not the generator), so a test works in its own. */
+  async namespace(name: string): Promise<void> {
+    await this.k(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
+  }
+
   /** The server's base URL from its kubeconfig. */
   serverUrl(): string {
     const m = /server: (\S+)/.exec(readFileSync(this.kubeconfig, 'utf8'));

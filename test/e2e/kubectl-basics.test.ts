@@ -21,10 +21,8 @@ after(async () => {
 /** A temp file removed after the run. */
 const file = (name: string, content: string): string => server.file(name, content);
 
-/** Creates a namespace from a manifest (not the protobuf generator) so each test has its own. */
-async function namespace(name: string): Promise<void> {
-  await server.k(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
-}
+/** Each test works in its own namespace. */
+const namespace = (name: string): Promise<void> => server.namespace(name);
 
 /** The lines of kubectl's table output. */
 function lines(out: string): string[] {

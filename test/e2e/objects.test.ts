@@ -19,10 +19,8 @@ after(async () => {
   await server?.cleanup();
 });
 
-/** Creates a namespace from a manifest so each test works in its own. */
-async function namespace(name: string): Promise<void> {
-  await server.k(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
-}
+/** Each test works in its own namespace. */
+const namespace = (name: string): Promise<void> => server.namespace(name);
 
 /** Creates one object from JSON and returns what the server stored. */
 async function create(obj: object): Promise<any> {
