@@ -11,10 +11,11 @@ import { createWriteStream, mkdirSync, statSync, type WriteStream } from 'node:f
 import { constants as osConstants, networkInterfaces } from 'node:os';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
+import { connect, type Socket } from 'node:net';
 import { KITE_VERSION } from '../../version.js';
 import { CgroupManager, detectCgroups, type ContainerCgroup } from './cgroups.js';
 import { PodNetwork } from './network.js';
-import { StartError, type ContainerConfig, type ExitStatus, type Mount, type Runtime, type RunningContainer, type Sandbox, type SandboxConfig } from './runtime.js';
+import { StartError, type ContainerConfig, type ExecRequest, type StreamSession, type ExitStatus, type Mount, type Runtime, type RunningContainer, type Sandbox, type SandboxConfig } from './runtime.js';
 import { DEFAULT_PATH, isExecutable, isRoot, lookPath } from './sys.js';
 
 /** Options of the process runtime. */
@@ -410,6 +411,18 @@ export class ProcessRuntime implements Runtime {
     return this.kill(state, graceSeconds);
   }
 
+  async exec(_sandbox: Sandbox, _c: RunningContainer, _req: ExecRequest): Promise<StreamSession> {
+    throw new StartError('RunContainerError', 'exec is not supported by this runtime yet');
+  }
+
+  async attach(_c: RunningContainer, _req: { stdin: boolean; tty: boolean }): Promise<StreamSession> {
+    throw new StartError('RunContainerError', 'attach is not supported by this runtime yet');
+  }
+
+  async portForward(sandbox: Sandbox, port: number): Promise<Socket> {
+    return connectTcp(sandbox.ip, port);
+  }
+
   /** SIGTERM to the container's main process (as the runtime signals a container's PID 1), SIGKILL to all of it after the grace period. */
   private async kill(state: ContainerState, graceSeconds: number): Promise<ExitStatus> {
     const pid = state.child.pid!;
@@ -440,6 +453,18 @@ export function sandboxId(podUid: string): string {
 /** The number of a signal (for the shell convention exit code 128+n). */
 function signalNumber(signal: NodeJS.Signals | null): number {
   return signal ? (osConstants.signals[signal] ?? 0) : 0;
+}
+
+/** Connects to host:port; resolves once connected, rejects with the connection error. */
+function connectTcp(host: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host, port });
+    s.once('connect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
 }
 
 function firstHostIPv4(): string | undefined {

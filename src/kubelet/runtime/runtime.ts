@@ -74,6 +74,35 @@ export interface RunningContainer {
   exited: Promise<ExitStatus>;
 }
 
+/** A command to run inside a running container (`kubectl exec`, exec probes, lifecycle hooks). */
+export interface ExecRequest {
+  /** argv; argv[0] is looked up in the container's PATH. */
+  argv: string[];
+  /** Allocate a terminal: stdout and stderr become one stream, `resize` works. */
+  tty: boolean;
+  /** Keep a stdin stream open to the command. */
+  stdin: boolean;
+}
+
+/** Terminal size, as the `resize` channel of the streaming protocols carries it. */
+export interface TerminalSize {
+  width: number;
+  height: number;
+}
+
+/** The streams of an exec'd command or of an attach to a container's main process. */
+export interface StreamSession {
+  stdin?: NodeJS.WritableStream;
+  stdout: NodeJS.ReadableStream;
+  /** Absent with a TTY (stderr is merged into stdout). */
+  stderr?: NodeJS.ReadableStream;
+  resize?(size: TerminalSize): void;
+  /** Settles when the command has exited (for attach: when the session ends). */
+  exited: Promise<{ exitCode: number; signal?: string }>;
+  /** Ends the session (kills an exec'd command; detaches an attach). */
+  close(): void;
+}
+
 /** Why a container could not be started (becomes `waiting.reason`, e.g. `RunContainerError`/`StartError`). */
 export class StartError extends Error {
   constructor(readonly reason: string, message: string) {
@@ -96,4 +125,14 @@ export interface Runtime {
   startContainer(sandbox: Sandbox, cfg: ContainerConfig): Promise<RunningContainer>;
   /** Stops a container: SIGTERM, then SIGKILL after `graceSeconds`. Resolves when it has exited. */
   stopContainer(c: RunningContainer, graceSeconds: number): Promise<ExitStatus>;
+  /**
+   * Runs a command in a running container (its namespaces, cgroup, env and
+   * working directory). Throws StartError when it cannot (container gone,
+   * command not found: runc's message).
+   */
+  exec(sandbox: Sandbox, c: RunningContainer, req: ExecRequest): Promise<StreamSession>;
+  /** Attaches to a running container's main process (its stdin when `stdin` was set at start, its output from now on). */
+  attach(c: RunningContainer, req: { stdin: boolean; tty: boolean }): Promise<StreamSession>;
+  /** Opens a TCP connection to a port inside the pod's network (what port-forward carries). */
+  portForward(sandbox: Sandbox, port: number): Promise<import('node:net').Socket>;
 }
