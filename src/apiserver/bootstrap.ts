@@ -1,10 +1,11 @@
 /**
  * Objects every cluster starts with, created (or brought up to date) at each
  * start: the four system namespaces, the `kubernetes` Service at the first
- * service IP with its Endpoints/EndpointSlice, the system PriorityClasses
- * and the default RBAC roles.
+ * service IP with its Endpoints/EndpointSlice, the `kube-dns` Service at the
+ * tenth, the system PriorityClasses and the default RBAC roles.
  */
 import { ApiError } from '../api/errors.js';
+import { defaultClusterDnsIp, kubeDnsService } from '../dns/kubedns.js';
 import type { Registry } from './registry/registry.js';
 import type { RequestContext } from './registry/strategy.js';
 
@@ -93,6 +94,13 @@ export async function bootstrap(registry: Registry, opts: { advertiseAddress: st
     },
     true,
   );
+  // kubeadm's cluster DNS Service at the 10th service address; node agents serve it and publish its endpoints.
+  // An older data dir may have given that address to another Service: then there is none (nothing else breaks).
+  try {
+    await ensure(registry, '', 'services', kubeDnsService(defaultClusterDnsIp(registry.services.cidrText)));
+  } catch (e) {
+    if (!(e instanceof ApiError && e.reason === 'Invalid')) throw e;
+  }
   for (const [name, value] of [
     ['system-node-critical', 2000001000],
     ['system-cluster-critical', 2000000000],
@@ -166,7 +174,7 @@ function defaultClusterRoles(): any[] {
       { apiGroups: ['*'], resources: ['*'], verbs: ['*'] },
       { nonResourceURLs: ['*'], verbs: ['*'] },
     ]),
-    role('view', [...workloads.map((r) => ({ ...r, verbs: READ })), { apiGroups: [''], resources: ['namespaces'], verbs: READ }], {
+    role('view', [...workloads.map((r) => ({ ...r, verbs: READ })), { apiGroups: [''], resources: ['namespaces'], verbs: READ }, { apiGroups: ['metrics.k8s.io'], resources: ['pods', 'nodes'], verbs: READ }], {
       'rbac.authorization.k8s.io/aggregate-to-edit': 'true',
     }),
     role('edit', [
@@ -174,6 +182,7 @@ function defaultClusterRoles(): any[] {
       { apiGroups: [''], resources: ['secrets'], verbs: [...READ, ...WRITE] },
       { apiGroups: [''], resources: ['pods/exec', 'pods/attach', 'pods/portforward'], verbs: ['create', 'get'] },
       { apiGroups: [''], resources: ['namespaces'], verbs: READ },
+      { apiGroups: ['metrics.k8s.io'], resources: ['pods', 'nodes'], verbs: READ },
     ], { 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' }),
     role('admin', [
       ...workloads.map((r) => ({ ...r, verbs: [...READ, ...WRITE] })),
@@ -182,12 +191,19 @@ function defaultClusterRoles(): any[] {
       { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'], verbs: [...READ, ...WRITE] },
       { apiGroups: ['authorization.k8s.io'], resources: ['localsubjectaccessreviews'], verbs: ['create'] },
       { apiGroups: [''], resources: ['namespaces'], verbs: READ },
+      { apiGroups: ['metrics.k8s.io'], resources: ['pods', 'nodes'], verbs: READ },
     ]),
     role('system:basic-user', [
       { apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'], verbs: ['create'] },
       { apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'], verbs: ['create'] },
     ]),
     role('system:public-info-viewer', [{ nonResourceURLs: ['/healthz', '/livez', '/readyz', '/version', '/version/'], verbs: ['get'] }]),
+    // What metrics-server installs: read access to metrics.k8s.io for everyone with view, edit or admin (kubectl top).
+    role('system:aggregated-metrics-reader', [{ apiGroups: ['metrics.k8s.io'], resources: ['pods', 'nodes'], verbs: READ }], {
+      'rbac.authorization.k8s.io/aggregate-to-view': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-edit': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
+    }),
     role('system:discovery', [
       { nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'], verbs: ['get'] },
     ]),

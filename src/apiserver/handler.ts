@@ -18,7 +18,9 @@ import { goSyntaxError } from './patch/gojson.js';
 import type { Store, DeleteOptions, WatchOptions, ListOptions, ListFilter } from './registry/store.js';
 import { clone, parseResourceVersion } from './registry/store.js';
 import { BINDING_SUCCESS, bindPod } from './registry/binding.js';
+import { evictPod } from './eviction.js';
 import { proxyPodLog, type KubeletClientConfig } from './podlogs.js';
+import { isPodConnect, serveConnect } from './streaming/connect.js';
 import type { RequestContext, UserInfo } from './registry/strategy.js';
 import type { KindPrinter } from './printers/index.js';
 
@@ -36,6 +38,8 @@ export interface ResourceHelpers {
   scale(store: Store): ScaleMapping | undefined;
   /** The pods store (for bindings). */
   pods(): Store;
+  /** The PodDisruptionBudgets store (for evictions), if served. */
+  pdbs?(): Store | undefined;
   /** How to reach kubelets (pods/log); undefined where none can be reached. */
   kubelet?(): KubeletClientConfig | undefined;
   /** Field manager name when the client sent none. */
@@ -406,6 +410,8 @@ export class ResourceHandler {
     const r = store.info;
     const known = r.subresources.find((s) => s.name === sub);
     if (!known) throw new ApiError('NotFound', 'the server could not find the requested resource', {});
+    // Connect subresources (GET or POST with an upgrade), proxied to the pod's kubelet.
+    if (isPodConnect(info)) return serveConnect(req, res, store, info, query, this.helpers.kubelet?.());
     if (!known.verbs.includes(info.verb)) throw new ApiError('MethodNotAllowed', 'the server does not allow this method on the requested resource', {}, 405);
     if (sub === 'status' || sub === 'finalize') {
       if (info.verb === 'get') return this.reply(res, 200, await store.get(info.namespace, info.name), out, store, ctx);
@@ -425,6 +431,11 @@ export class ResourceHandler {
     if (sub === 'binding' && r.group === '' && r.resource === 'pods') {
       if (info.verb !== 'create') throw errors.methodNotSupported({ group: '', resource: 'pods/binding' }, info.verb);
       return this.bind(req, res, store, ctx, info.name);
+    }
+    if (sub === 'eviction' && r.group === '' && r.resource === 'pods') {
+      // POST pods/<name>/eviction: delete the pod if its disruption budget allows (answers a Status).
+      const eviction = decodeBody(await readBody(req), req.headers['content-type'], 'Eviction');
+      return sendJson(res, 201, await evictPod({ pods: store, pdbs: this.helpers.pdbs?.() }, ctx, info.name, eviction));
     }
     throw new ApiError('MethodNotAllowed', `the server does not allow this method on the requested resource`, {}, 405);
   }

@@ -51,7 +51,10 @@ export function sendJson(res: ServerResponse, code: number, body: unknown, conte
 export function sendError(res: ServerResponse, err: unknown): void {
   const e = err instanceof ApiError ? err : errors.internal(err);
   if (!(err instanceof ApiError)) console.error('internal error:', err);
-  sendJson(res, e.code, e.toStatus());
+  const status = e.toStatus() as { details?: { retryAfterSeconds?: number } };
+  // Upstream sends the wait as a Retry-After header too (429s and 5xx that say when to try again).
+  const retry = status.details?.retryAfterSeconds;
+  sendJson(res, e.code, status, 'application/json', retry ? { 'Retry-After': String(retry) } : {});
 }
 
 /** Adds `Warning: 299 - "..."` headers, as upstream does for warnings. */

@@ -25,6 +25,12 @@ import { decodeAgainstSchema } from './decode.js';
 import { CustomResources } from './customresources.js';
 import { bootstrap } from './bootstrap.js';
 import { KITE_VERSION, KUBERNETES_VERSION } from '../version.js';
+import { MetricsApi, METRICS_RESOURCES } from './metrics/api.js';
+import { MetricsScraper } from './metrics/scraper.js';
+import { MetricsStorage } from './metrics/storage.js';
+import type { InProcessApis } from '../client/inprocess.js';
+import type { Duplex } from 'node:stream';
+import { upgradeResponse } from './streaming/connect.js';
 
 /** Configuration of the API server. */
 export interface ApiServerConfig {
@@ -39,6 +45,8 @@ export interface ApiServerConfig {
   serviceCidr: string;
   /** How often watches with allowWatchBookmarks get a BOOKMARK (upstream: about a minute). */
   bookmarkIntervalMs?: number;
+  /** How often node usage is scraped for metrics.k8s.io (metrics-server --metric-resolution, default 15 s). */
+  metricResolutionMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -52,6 +60,11 @@ export class ApiServer {
   private readonly reviews: ReviewHandler;
   private readonly crs: CustomResources;
   private ready = false;
+  /** metrics.k8s.io, fed by scraping the kubelets (what metrics-server adds to a cluster). */
+  private readonly metrics: MetricsApi;
+  private readonly scraper: MetricsScraper;
+  /** Upgraded connections (exec, attach, port-forward), which the HTTP server no longer tracks: closed on stop. */
+  private readonly upgraded = new Set<Duplex>();
   /** The user of each TLS connection's client certificate (null: none). */
   private readonly certUsers = new WeakMap<TLSSocket, UserInfo | null>();
   /** The port actually bound (useful with port 0). */
@@ -70,12 +83,35 @@ export class ApiServer {
       scale: (store) => this.crs.scale(store) ?? builtinScale(store.info.group, store.info.resource),
       managerFromUserAgent,
       pods: () => this.registry.lookup('', 'v1', 'pods')!,
+      pdbs: () => this.registry.lookup('policy', 'v1', 'poddisruptionbudgets'),
       // The API server reaches kubelets with the admin client certificate and checks them against the cluster CA.
       kubelet: () => ({ nodes: this.registry.lookup('', 'v1', 'nodes')!, tls: { ca: config.pki.ca.cert, cert: config.pki.admin.cert, key: config.pki.admin.key } }),
     };
     this.handler = new ResourceHandler(helpers, config.bookmarkIntervalMs ?? 60_000);
     this.authorizer = new Authorizer(this.registry);
     this.reviews = new ReviewHandler(this.authorizer, config.tokens);
+    const resolutionMs = config.metricResolutionMs ?? 15_000;
+    const storage = new MetricsStorage(resolutionMs);
+    const nodes = () => this.registry.lookup('', 'v1', 'nodes')!;
+    this.metrics = new MetricsApi({ storage, nodes, pods: () => this.registry.lookup('', 'v1', 'pods')! });
+    this.scraper = new MetricsScraper({
+      storage,
+      resolutionMs,
+      nodes: async () => (await nodes().list('', {})).items,
+      tls: { ca: config.pki.ca.cert, cert: config.pki.admin.cert, key: config.pki.admin.key },
+      log: config.log ?? ((m) => process.stderr.write(`kite: ${m}\n`)),
+    });
+  }
+
+  /** What the in-process transport reaches besides the stores: scale subresources and metrics.k8s.io. */
+  inProcessApis(): InProcessApis {
+    return {
+      scaleMapping: (store) => this.crs.scale(store) ?? builtinScale(store.info.group, store.info.resource),
+      readOnly: (ref) =>
+        this.metrics.handles(ref)
+          ? { get: (ns, name) => this.metrics.get(ref.resource, ns, name), list: (ns, opts) => this.metrics.list(ref.resource, ns, opts) }
+          : undefined,
+    };
   }
 
   /** Loads storage, registers resources, listens, and resolves once ready. */
@@ -92,6 +128,12 @@ export class ApiServer {
     this.server.keepAliveTimeout = 120_000;
     this.server.headersTimeout = 130_000;
     this.server.requestTimeout = 0;
+    // Upgrade requests take the normal path (auth, routing, errors); pods/exec|attach|portforward then proxy the socket.
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.upgraded.add(socket);
+      socket.once('close', () => this.upgraded.delete(socket));
+      void this.serve(req, upgradeResponse(req, socket, head));
+    });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(this.config.port, this.config.bindAddress, () => resolve());
@@ -99,17 +141,20 @@ export class ApiServer {
     const addr = this.server.address();
     this.port = typeof addr === 'object' && addr ? addr.port : this.config.port;
     await bootstrap(this.registry, { advertiseAddress: this.config.advertiseAddress, port: this.port });
+    this.scraper.start();
     this.ready = true;
   }
 
   /** Stops listening and closes connections (including watches). */
   async stop(): Promise<void> {
     this.ready = false;
+    await this.scraper.stop();
     this.crs.stop();
     await new Promise<void>((resolve) => {
       if (!this.server) return resolve();
       this.server.close(() => resolve());
       this.server.closeAllConnections();
+      for (const s of this.upgraded) s.destroy();
     });
     this.registry.stop();
   }
@@ -168,6 +213,10 @@ export class ApiServer {
       if (this.reviews.handles(info)) {
         await this.authorize(user, info);
         return await this.reviews.handle(req, res, info, user);
+      }
+      if (this.metrics.handles(info)) {
+        await this.authorize(user, info);
+        return await this.metrics.handle(req, res, info, url.searchParams);
       }
       const store = this.registry.lookup(info.group, info.version, info.resource);
       if (!store) throw new ApiError('NotFound', 'the server could not find the requested resource', {});
@@ -228,7 +277,8 @@ export class ApiServer {
 
   private nonResource(req: IncomingMessage, res: ServerResponse, info: RequestInfo, url: URL): void {
     const path = info.path.replace(/\/+$/, '') || '/';
-    const resources = this.registry.resources();
+    // metrics.k8s.io is listed as the aggregated metrics-server API would be.
+    const resources = [...this.registry.resources(), ...METRICS_RESOURCES];
     const accept = req.headers.accept;
     if (path === '/api' || path === '/apis') {
       const agg = wantsAggregated(accept);
@@ -273,8 +323,8 @@ function groupPaths(resources: readonly { group: string; version: string }[]): s
   return [...out];
 }
 
-/** Scale subresource paths of built-in workloads. */
-function builtinScale(group: string, resource: string): { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string } | undefined {
+/** Scale subresource paths of built-in workloads (the HTTP handler and the in-process client both use them). */
+export function builtinScale(group: string, resource: string): { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string } | undefined {
   const key = `${group}/${resource}`;
   if (['apps/deployments', 'apps/replicasets', 'apps/statefulsets', '/replicationcontrollers'].includes(key)) {
     // upstream's scale strategies print the workload's own spec.selector into status.selector.

@@ -107,4 +107,7 @@ export const R = {
   cronjobs: { group: 'batch', version: 'v1', resource: 'cronjobs' },
   storageclasses: { group: 'storage.k8s.io', version: 'v1', resource: 'storageclasses' },
   priorityclasses: { group: 'scheduling.k8s.io', version: 'v1', resource: 'priorityclasses' },
+  endpointslices: { group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices' },
+  ingresses: { group: 'networking.k8s.io', version: 'v1', resource: 'ingresses' },
+  ingressclasses: { group: 'networking.k8s.io', version: 'v1', resource: 'ingressclasses' },
 } as const satisfies Record<string, ResourceRef>;

@@ -4,7 +4,6 @@
  * Repeats of the same event within ten minutes bump `count` and
  * `lastTimestamp` instead of creating a new Event, as client-go's recorder does.
  */
-import { randomBytes } from 'node:crypto';
 import { R, isStatus, type Client } from './client.js';
 
 /** The object an event is about. */
@@ -28,20 +27,29 @@ export class EventRecorder {
     private readonly host = '',
   ) {}
 
-  /** Records an event; failures are swallowed (events are best effort, as upstream). */
-  async event(subject: EventSubject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    try {
-      await this.record(subject, type, reason, message);
-    } catch {
-      // An event that cannot be written must never fail the work it describes.
-    }
+  /** Writes in order, one at a time (see event()). */
+  private tail: Promise<void> = Promise.resolve();
+
+  /**
+   * Records an event; failures are swallowed (events are best effort, as
+   * upstream). Writes go one at a time, in order, as client-go's broadcaster
+   * sends them from one goroutine: a burst of events trickles out instead of
+   * competing with the work it describes. Resolves once written.
+   */
+  event(subject: EventSubject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const at = new Date();
+    this.tail = this.tail.then(() =>
+      this.record(subject, type, reason, message, at).catch(() => {
+        // An event that cannot be written must never fail the work it describes.
+      }),
+    );
+    return this.tail;
   }
 
-  private async record(subject: EventSubject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  private async record(subject: EventSubject, type: 'Normal' | 'Warning', reason: string, message: string, now: Date): Promise<void> {
     const md = subject.metadata ?? {};
     const namespace = md.namespace || 'default';
     const key = [subject.kind, namespace, md.name, md.uid, type, reason, message].join('\u0000');
-    const now = new Date();
     const ts = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
     const seen = this.recent.get(key);
     if (seen && now.getTime() - seen.at < AGGREGATE_WINDOW_MS) {
@@ -54,7 +62,8 @@ export class EventRecorder {
         if (!isStatus(e, 404)) throw e;
       }
     }
-    const name = `${md.name ?? 'unknown'}.${randomBytes(8).toString('hex')}`;
+    // Upstream names an event `<object>.<hex of the time in nanoseconds>`; sub-millisecond digits from the monotonic clock keep names apart.
+    const name = `${md.name ?? 'unknown'}.${(BigInt(now.getTime()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n)).toString(16)}`;
     await this.client.create(R.events, namespace, {
       apiVersion: 'v1',
       kind: 'Event',

@@ -14,6 +14,7 @@ import YAML from 'yaml';
 import { HttpClient, resourcePath, responseError } from '../client/http.js';
 import { R, isStatus, type Client, type ResourceRef } from '../client/client.js';
 import { log } from './server.js';
+import { runServingDemo } from './serving.js';
 
 /** The Python the demo's pods run: the process runtime runs host programs, and Debian's python3-sklearn installs for this one. */
 export const DEMO_PYTHON = '/usr/bin/python3';
@@ -115,19 +116,19 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     for (const job of [predict, train]) await deleteAndWait(client, ns, job.metadata.name, timeoutMs);
 
     let t = Date.now();
-    write('[1/4] creating the model volume… ');
+    write('[1/6] creating the model volume… ');
     for (const o of setup) await apply(client, ns, o);
     const claim = setup.find((o) => o.kind === 'PersistentVolumeClaim');
     const pv = claim ? await until(client, R.persistentvolumeclaims, ns, { name: claim.metadata.name }, timeoutMs, `claim ${claim.metadata.name} to be bound`, ([c]) => (c?.status?.phase === 'Bound' ? c.spec.volumeName : undefined)) : '';
     write(`done (claim ${claim?.metadata.name} bound to ${pv}, ${since(t)} s)\n`);
 
     t = Date.now();
-    write('[2/4] starting the training job… ');
+    write('[2/6] starting the training job… ');
     await apply(client, ns, train);
     const trainPod = await startedPod(client, logs, ns, train.metadata.name, timeoutMs);
     write(`done (pod ${trainPod.metadata.name} on node ${trainPod.spec.nodeName}, ${since(t)} s)\n`);
 
-    write(`[3/4] training (logs of job/${train.metadata.name}):\n`);
+    write(`[3/6] training (logs of job/${train.metadata.name}):\n`);
     let trainLog = '';
     const container = trainPod.spec.containers[0].name;
     const streamed = logs.follow(ns, trainPod.metadata.name, container, (line) => {
@@ -140,10 +141,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const trainSeconds = (Date.now() - t) / 1000;
     const trainAccuracy = metricFrom(trainLog, 'train accuracy') ?? metricFrom(await logs.read(ns, trainPod.metadata.name, container), 'train accuracy');
     if (trainAccuracy === undefined) throw new Error(`job/${train.metadata.name} completed without printing "train accuracy: <n>"`);
-    write(`[3/4] training… done in ${trainSeconds.toFixed(1)} s (train accuracy ${trainAccuracy.toFixed(3)})\n`);
+    write(`[3/6] training… done in ${trainSeconds.toFixed(1)} s (train accuracy ${trainAccuracy.toFixed(3)})\n`);
 
     t = Date.now();
-    write('[4/4] batch inference… ');
+    write('[4/6] batch inference… ');
     await apply(client, ns, predict);
     const predictPod = await finished(client, logs, ns, predict.metadata.name, timeoutMs);
     const predictLog = await logs.read(ns, predictPod.metadata.name, predictPod.spec.containers[0].name);
@@ -172,12 +173,21 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
  * (Ctrl-C while it runs). A failed demo is reported and the cluster stays up.
  * Resolves true while the cluster is still up.
  */
-export async function upDemo(kubeconfig: string, stopped: Promise<unknown>): Promise<boolean> {
+export async function upDemo(kubeconfig: string, stopped: Promise<unknown>, ingressUrl?: string): Promise<boolean> {
   let up = true;
   const down = stopped.then(() => (up = false));
-  process.stdout.write(`Running the ML demo (${join('examples', 'ml-demo')}): train a scikit-learn model in a Job, then batch inference in another.\n`);
+  process.stdout.write(
+    `Running the ML demo (${join('examples', 'ml-demo')}, ${join('examples', 'ml-serving')}): train a scikit-learn model in a Job, batch inference in another, then serve it behind an Ingress.\n`,
+  );
+  const serve = async () => {
+    if (!ingressUrl) {
+      process.stdout.write('[5/6] serving the model… skipped: the Ingress controller is not running (see --ingress-port)\n');
+      return;
+    }
+    await runServingDemo({ kubeconfig, ingressUrl });
+  };
   await Promise.race([
-    runDemo({ kubeconfig }).catch((e) => {
+    runDemo({ kubeconfig }).then(serve).catch((e) => {
       if (up) {
         process.stdout.write('\n');
         log(`the ML demo failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -194,11 +204,11 @@ export async function upDemo(kubeconfig: string, stopped: Promise<unknown>): Pro
  * does, so that the README's `kubectl apply -f examples/ml-demo/` after
  * `npm start` updates these objects without a warning.
  */
-async function apply(client: Client, ns: string, obj: any): Promise<void> {
+export async function apply(client: Client, ns: string, obj: any, ref: ResourceRef = REFS[obj.kind]!): Promise<void> {
   const withNs = { ...obj, metadata: { ...obj.metadata, namespace: ns } };
   const annotations = { ...(obj.metadata.annotations ?? {}), [LAST_APPLIED]: `${JSON.stringify(withNs)}\n` };
   const applied = { ...withNs, metadata: { ...withNs.metadata, annotations } };
-  await client.patch(REFS[obj.kind], ns, obj.metadata.name, 'apply', applied, { fieldManager: FIELD_MANAGER, force: true });
+  await client.patch(ref, ns, obj.metadata.name, 'apply', applied, { fieldManager: FIELD_MANAGER, force: true });
 }
 
 /** Deletes a Job of an earlier run (its pods with it) and waits until it is gone. */
@@ -262,7 +272,7 @@ async function failureReport(logs: LogReader, ns: string, jobName: string, faile
  * `check` returns a value for them, which it resolves with; `check` throwing
  * rejects. A watch that ends early is resumed from a new list.
  */
-async function until<T>(
+export async function until<T>(
   client: Client,
   ref: ResourceRef,
   ns: string,

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startControlPlane, type ControlPlane, type ControlPlaneConfig } from '../controlplane/index.js';
+import { parseDuration } from '../api/protobuf.js';
 
 const HELP = `Usage: kite server [options]
 
@@ -22,6 +23,16 @@ Options:
   --controllers LIST      controllers to run, as kube-controller-manager's flag: '*' for all
                           (default), 'name' to enable, '-name' to disable; empty for none
   --disable-scheduler     run no scheduler in this process
+  --runtime KIND          container runtime of the local node: process (default; containers
+                          are host processes) or cri (containerd with OCI images; needs
+                          Debian's containerd, runc, containernetworking-plugins, busybox-static)
+  --insecure-registries LIST  registries (host:port, comma-separated) the cri runtime pulls
+                          from over plain HTTP; loopback registries always are
+  --cluster-dns IPS       nameservers of pods with dnsPolicy ClusterFirst, comma-separated
+                          (default: the 10th address of --service-cidr, the kube-dns Service)
+  --cluster-domain DOMAIN the cluster's DNS domain (default cluster.local)
+  --ingress-port PORT     HTTP port of the built-in Ingress controller (default 80;
+                          0 picks a free port; -1 disables it)
   -h, --help              show this help
 `;
 
@@ -40,10 +51,18 @@ export const SERVER_OPTIONS = {
   'pod-cidr': { type: 'string' },
   bridge: { type: 'string' },
   'disable-scheduler': { type: 'boolean' },
+  runtime: { type: 'string' },
+  'insecure-registries': { type: 'string' },
+  'cluster-dns': { type: 'string' },
+  'cluster-domain': { type: 'string' },
+  'ingress-port': { type: 'string' },
   // Hidden (advanced): register N simulated nodes (kwok-style) for scale tests.
   'hollow-nodes': { type: 'string' },
   // Hidden (not in HELP): seconds between watch BOOKMARK events, for tests; upstream sends them about every minute.
   'watch-bookmark-interval': { type: 'string' },
+  // Hidden, for tests: metrics-server's --metric-resolution and kube-controller-manager's HPA sync period (Go durations).
+  'metric-resolution': { type: 'string' },
+  'horizontal-pod-autoscaler-sync-period': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -53,6 +72,17 @@ export const log = (m: string): void => void process.stderr.write(`kite: ${m}\n`
 /** The control-plane configuration from parsed options. */
 export function configFrom(values: Record<string, string | boolean | undefined>): ControlPlaneConfig {
   const str = (k: string) => values[k] as string | undefined;
+  // A Go duration in ms; NaN (refused by validation) when it does not parse.
+  const duration = (k: string): number | undefined => {
+    const v = str(k);
+    if (v === undefined) return undefined;
+    try {
+      return Number(parseDuration(v) / 1_000_000n);
+    } catch {
+      return Number.NaN;
+    }
+  };
+  const hpaSync = duration('horizontal-pod-autoscaler-sync-period');
   return {
     dataDir: str('data-dir') ?? join(homedir(), '.kite'),
     port: str('port') === undefined ? 6443 : Number(str('port')),
@@ -67,7 +97,14 @@ export function configFrom(values: Record<string, string | boolean | undefined>)
     nodeName: str('node-name'),
     podCidr: str('pod-cidr'),
     bridge: str('bridge'),
+    runtime: str('runtime') as ControlPlaneConfig['runtime'],
+    insecureRegistries: str('insecure-registries')?.split(',').map((s) => s.trim()).filter(Boolean),
+    ingressPort: str('ingress-port') === undefined ? undefined : Number(str('ingress-port')),
     hollowNodes: str('hollow-nodes') === undefined ? undefined : Number(str('hollow-nodes')),
+    clusterDns: str('cluster-dns') === undefined ? undefined : str('cluster-dns')!.split(',').map((s) => s.trim()).filter(Boolean),
+    clusterDomain: str('cluster-domain'),
+    metricResolutionMs: duration('metric-resolution'),
+    ...(hpaSync === undefined ? {} : { controllerOptions: { hpaSyncPeriodMs: hpaSync } }),
     log,
   };
 }

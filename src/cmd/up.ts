@@ -18,8 +18,10 @@ in one process), merges a "kite" context into your kubeconfig ($KUBECONFIG or
 
 Options are those of 'kite server' (see 'kite server --help'); --disable-agent
 makes no sense here and is refused. In addition:
-  --demo    once the node is Ready, run the ML demo (examples/ml-demo): train a
-            scikit-learn model in a Job, then batch inference; what npm start does
+  --demo    once the node is Ready, run the ML demo: train a scikit-learn model
+            in a Job, batch inference in another (examples/ml-demo), then serve
+            it behind a Service, an Ingress and an autoscaler and make a
+            prediction through the Ingress (examples/ml-serving); what npm start does
 `;
 
 /** The kubeconfig kubectl reads by default: the first entry of $KUBECONFIG, else ~/.kube/config. */
@@ -59,13 +61,15 @@ export async function upCommand(argv: string[]): Promise<number> {
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   // Ctrl-C already stops the cluster cleanly while the demo runs.
   const stopped = runUntilSignalled(cp);
-  if (values.demo && !(await upDemo(cp.kubeconfigPath, stopped))) return stopped;
+  const ingressUrl = cp.ingressPort === undefined ? undefined : `http://127.0.0.1:${cp.ingressPort}`;
+  if (values.demo && !(await upDemo(cp.kubeconfigPath, stopped, ingressUrl))) return stopped;
   process.stdout.write(
     [
       `Kite is up: node ${cp.nodeName} is Ready (${secs} s).`,
       '  kubectl get nodes',
       '  kubectl create deployment web --image=nginx -- python3 -m http.server 8080',
       '  kubectl apply -f examples/ml-demo/',
+      ...(values.demo ? ['  kubectl apply -f examples/ml-serving/load/   # load for the autoscaler: kubectl get hpa --watch'] : []),
       'Press Ctrl-C to stop the cluster.',
       '',
     ].join('\n'),

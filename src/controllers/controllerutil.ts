@@ -168,6 +168,8 @@ export interface ClaimOptions {
   owner: ObjectLike;
   ownerRef: OwnerReference;
   selector: LabelSelector;
+  /** Further conditions a dependent must meet besides the selector (upstream ClaimPods' filters, e.g. a StatefulSet's own pod names). */
+  filter?: (obj: ObjectLike) => boolean;
   /**
    * upstream RecheckDeletionTimestamp: before the first adoption, re-reads the
    * owner uncached; adoption is refused if it is gone, replaced or being deleted.
@@ -190,7 +192,7 @@ export async function claimObjects<T extends ObjectLike>(candidates: readonly T[
   let firstError: unknown;
   for (const obj of candidates) {
     const ref = getControllerOf(obj);
-    const matches = opts.selector.matches(obj.metadata?.labels);
+    const matches = opts.selector.matches(obj.metadata?.labels) && (opts.filter?.(obj) ?? true);
     try {
       if (ref) {
         if (ref.uid !== ownerUid) continue; // someone else's
@@ -408,4 +410,11 @@ export async function getFresh<T>(client: Client, ref: ResourceRef, namespace: s
     if (isStatus(e, 404)) return undefined;
     throw e;
   }
+}
+
+/** upstream HasStatusCause(err, NamespaceTerminatingCause), also recognizing the message Kite's admission uses. */
+export function isNamespaceTerminating(e: unknown): boolean {
+  if (!isStatus(e, 403)) return false;
+  if (e.details?.causes?.some((c) => c.reason === 'NamespaceTerminating')) return true;
+  return /because it is being terminated/.test(e.message);
 }

@@ -16,6 +16,15 @@ import { ReplicaSetController, ReplicationManager } from './replicaset.js';
 import { DeploymentController } from './deployment.js';
 import { JobController, TTLAfterFinishedController } from './job.js';
 import { CronJobController } from './cronjob.js';
+import { ServiceLBController } from '../proxy/servicelb.js';
+import { StatefulSetController } from './statefulset.js';
+import { DaemonSetController } from './daemonset.js';
+import { HorizontalController } from './podautoscaler.js';
+import { DisruptionController } from './disruption.js';
+import { ResourceQuotaController } from './resourcequota.js';
+import { EndpointsController } from './endpoints.js';
+import { EndpointSliceController } from './endpointslice.js';
+import { EndpointSliceMirroringController } from './endpointslicemirroring.js';
 
 /** What every controller is built from. */
 export interface ControllerContext {
@@ -41,6 +50,16 @@ export interface ControllerOptions {
   nodeMonitorPeriodMs?: number;
   namespaceRetryMs?: number;
   gcResyncMs?: number;
+  /** --horizontal-pod-autoscaler-sync-period (15 s). */
+  hpaSyncPeriodMs?: number;
+  /** --horizontal-pod-autoscaler-downscale-stabilization (5 min). */
+  hpaDownscaleStabilizationMs?: number;
+  /** --horizontal-pod-autoscaler-tolerance (0.1). */
+  hpaTolerance?: number;
+  /** --horizontal-pod-autoscaler-cpu-initialization-period (5 min). */
+  hpaCpuInitializationPeriodMs?: number;
+  /** --horizontal-pod-autoscaler-initial-readiness-delay (30 s). */
+  hpaInitialReadinessDelayMs?: number;
 }
 
 /** A started thing with a lifecycle. */
@@ -80,7 +99,29 @@ export const CONTROLLERS: Readonly<Record<string, ControllerFactory>> = {
   'deployment-controller': (x) => new DeploymentController({ client: x.client, informers: x.informers, events: x.events('deployment-controller') }),
   'job-controller': (x) => new JobController({ client: x.client, informers: x.informers, events: x.events('job-controller') }),
   'cronjob-controller': (x) => new CronJobController({ client: x.client, informers: x.informers, events: x.events('cronjob-controller') }),
+  'statefulset-controller': (x) => new StatefulSetController({ client: x.client, informers: x.informers, events: x.events('statefulset-controller') }),
+  'daemonset-controller': (x) => new DaemonSetController({ client: x.client, informers: x.informers, events: x.events('daemonset-controller') }),
   'ttl-after-finished-controller': (x) => new TTLAfterFinishedController({ client: x.client, informers: x.informers, events: x.events('ttl-after-finished-controller') }),
+  'service-lb-controller': (x) => new ServiceLBController({ client: x.client, informers: x.informers }),
+  'horizontal-pod-autoscaler-controller': (x) =>
+    new HorizontalController({
+      client: x.client,
+      informers: x.informers,
+      events: x.events('horizontal-pod-autoscaler'),
+      resources: x.resources,
+      now: x.now,
+      syncPeriodMs: x.options.hpaSyncPeriodMs,
+      downscaleStabilizationMs: x.options.hpaDownscaleStabilizationMs,
+      tolerance: x.options.hpaTolerance,
+      cpuInitializationPeriodMs: x.options.hpaCpuInitializationPeriodMs,
+      initialReadinessDelayMs: x.options.hpaInitialReadinessDelayMs,
+    }),
+  'disruption-controller': (x) => new DisruptionController({ client: x.client, informers: x.informers, events: x.events('controllermanager'), resources: x.resources }),
+  'resourcequota-controller': (x) => new ResourceQuotaController({ client: x.client, informers: x.informers, resources: x.resources }),
+  'endpoints-controller': (x) => new EndpointsController({ client: x.client, informers: x.informers, events: x.events('endpoint-controller') }),
+  'endpointslice-controller': (x) => new EndpointSliceController({ client: x.client, informers: x.informers, events: x.events('endpoint-slice-controller') }),
+  'endpointslice-mirroring-controller': (x) =>
+    new EndpointSliceMirroringController({ client: x.client, informers: x.informers, events: x.events('endpoint-slice-mirroring-controller') }),
 };
 
 /** Configuration of startControllers. */

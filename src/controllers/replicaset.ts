@@ -19,6 +19,7 @@ import {
   claimObjects,
   getControllerOf,
   getFresh,
+  isNamespaceTerminating,
   isPodActive,
   isPodAvailable,
   isPodReady,
@@ -375,11 +376,4 @@ function omitZero(status: any): any {
   for (const k of ['fullyLabeledReplicas', 'readyReplicas', 'availableReplicas', 'observedGeneration'] as const) if (status[k]) out[k] = status[k];
   if (status.conditions?.length) out.conditions = status.conditions;
   return out;
-}
-
-/** upstream HasStatusCause(err, NamespaceTerminatingCause), also recognizing the message Kite's admission uses. */
-function isNamespaceTerminating(e: unknown): boolean {
-  if (!isStatus(e, 403)) return false;
-  if (e.details?.causes?.some((c) => c.reason === 'NamespaceTerminating')) return true;
-  return /because it is being terminated/.test(e.message);
 }

@@ -6,20 +6,27 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
 import { openBackend } from '../storage/index.js';
 import type { Backend } from '../storage/backend.js';
 import { ensurePki, issueCert } from '../apiserver/auth/certs.js';
 import { writeKubeconfig } from '../apiserver/auth/kubeconfig.js';
 import { ApiServer } from '../apiserver/server.js';
 import type { UserInfo } from '../apiserver/registry/strategy.js';
-import { CONTROLLERS, startControllers } from '../controllers/manager.js';
+import { CONTROLLERS, startControllers, type ControllerOptions } from '../controllers/manager.js';
 import { InProcessClient } from '../client/inprocess.js';
 import { InformerFactory } from '../client/factory.js';
 import { EventRecorder } from '../client/events.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { Kubelet } from '../kubelet/kubelet.js';
+import { defaultClusterDnsIp } from '../dns/kubedns.js';
+import { isDNS1123Subdomain } from '../api/names.js';
 import { ProcessRuntime } from '../kubelet/runtime/process.js';
+import { CriRuntime } from '../kubelet/runtime/cri/cri.js';
 import { HollowNodes } from '../kubelet/hollow.js';
+import { ServiceProxy, clusterCidrFor, proxyTableName } from '../proxy/proxier.js';
+import { isRoot } from '../kubelet/runtime/sys.js';
+import { IngressController } from '../ingress/controller.js';
 
 /** Validated configuration of the control plane. */
 export interface ControlPlaneConfig {
@@ -43,8 +50,22 @@ export interface ControlPlaneConfig {
   podCidr?: string;
   /** Name of the local node's bridge (default kite0). */
   bridge?: string;
+  /** The local node's container runtime: `process` (host processes, default) or `cri` (containerd, OCI images). */
+  runtime?: 'process' | 'cri';
+  /** `host:port` of registries the cri runtime reaches over plain HTTP (loopback ones always are). */
+  insecureRegistries?: string[];
+  /** HTTP port of the built-in Ingress controller on the local node (default 80; 0 picks a free port; -1 disables it). */
+  ingressPort?: number;
   /** Simulated (hollow, kwok-style) nodes to register for scale tests (default none). */
   hollowNodes?: number;
+  /** kubelet --cluster-dns: the nameservers of ClusterFirst pods (default: the 10th service address, kube-dns's). */
+  clusterDns?: string[];
+  /** kubelet --cluster-domain (default cluster.local). */
+  clusterDomain?: string;
+  /** How often node usage is scraped for metrics.k8s.io (default 15 s, metrics-server's). */
+  metricResolutionMs?: number;
+  /** Controller tuning (kube-controller-manager flags), e.g. the HPA sync period. */
+  controllerOptions?: ControllerOptions;
   /** Progress lines for the user. */
   log: (msg: string) => void;
 }
@@ -57,6 +78,8 @@ export interface ControlPlane {
   serverUrl: string;
   /** The local node's name, when this process runs one. */
   nodeName?: string;
+  /** The port the local node's Ingress controller serves HTTP on, when it runs. */
+  ingressPort?: number;
   stop(): Promise<void>;
 }
 
@@ -66,7 +89,14 @@ export function validateConfig(c: ControlPlaneConfig): string | undefined {
   if (c.datastore !== 'sqlite' && c.datastore !== 'memory') return `--datastore must be "sqlite" or "memory" (got "${c.datastore}")`;
   if (c.bookmarkIntervalMs !== undefined && !(c.bookmarkIntervalMs > 0)) return `--watch-bookmark-interval must be a positive number of seconds`;
   if (c.hollowNodes !== undefined && !(Number.isInteger(c.hollowNodes) && c.hollowNodes >= 0)) return `--hollow-nodes must be a non-negative integer`;
+  if (c.ingressPort !== undefined && !(Number.isInteger(c.ingressPort) && c.ingressPort >= -1 && c.ingressPort <= 65535)) return `--ingress-port must be a port number, 0 for any free port, or -1 to disable the Ingress controller (got ${c.ingressPort})`;
+  if (c.metricResolutionMs !== undefined && !(c.metricResolutionMs > 0)) return `--metric-resolution must be a positive duration`;
+  if (c.controllerOptions?.hpaSyncPeriodMs !== undefined && !(c.controllerOptions.hpaSyncPeriodMs > 0)) return `--horizontal-pod-autoscaler-sync-period must be a positive duration`;
+  if (c.runtime !== undefined && c.runtime !== 'process' && c.runtime !== 'cri') return `--runtime must be "process" or "cri" (got "${c.runtime}")`;
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.serviceCidr)) return `--service-cidr must be an IPv4 CIDR such as 10.96.0.0/12 (got "${c.serviceCidr}")`;
+  const badDns = c.clusterDns?.find((ip) => !isIP(ip));
+  if (badDns !== undefined) return `--cluster-dns must be a comma-separated list of IP addresses (got "${badDns}")`;
+  if (c.clusterDomain !== undefined && isDNS1123Subdomain(c.clusterDomain).length) return `--cluster-domain must be a DNS domain such as cluster.local (got "${c.clusterDomain}")`;
   return undefined;
 }
 
@@ -159,6 +189,8 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
     advertiseAddress,
     serviceCidr: config.serviceCidr,
     bookmarkIntervalMs: config.bookmarkIntervalMs,
+    metricResolutionMs: config.metricResolutionMs,
+    log,
   });
   log('Starting the API server');
   try {
@@ -172,7 +204,7 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
     throw e;
   }
   // Components share this process and talk to the API server through the in-process client.
-  const as = (name: string) => new InProcessClient(apiServer.registry, { name, groups: ['system:masters'] }, name.replace(/^system:/, ''));
+  const as = (name: string) => new InProcessClient(apiServer.registry, { name, groups: ['system:masters'] }, name.replace(/^system:/, ''), apiServer.inProcessApis());
   log('Starting the controllers');
   const controllers = await startControllers({
     client: as('system:kube-controller-manager'),
@@ -180,6 +212,7 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
     caPem: pki.ca.cert,
     resources: () => apiServer.registry.resources(),
     disabled: disabledControllers(config.controllers ?? ['*']),
+    options: config.controllerOptions,
   });
   const schedulerClient = as('system:kube-scheduler');
   const schedulerInformers = new InformerFactory(schedulerClient);
@@ -190,6 +223,8 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
     await scheduler.start();
   }
   let kubelet: Kubelet | undefined;
+  let proxy: ServiceProxy | undefined;
+  let proxyInformers: InformerFactory | undefined;
   if (config.agent) {
     const nodeName = config.nodeName ?? hostname().toLowerCase();
     log(`Starting the node agent (node ${nodeName})`);
@@ -200,14 +235,60 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
       client: as(`system:node:${nodeName}`),
       nodeName,
       dataDir: agentDir,
-      runtime: new ProcessRuntime({ dataDir: agentDir, podCidr, bridge: config.bridge ?? 'kite0', cgroupName: config.bridge ?? 'kite', nodeIp: advertiseAddress, log }),
+      runtime:
+        config.runtime === 'cri'
+          ? new CriRuntime({ dataDir: agentDir, podCidr, bridge: config.bridge ?? 'kite0', cgroupName: config.bridge ?? 'kite', nodeIp: advertiseAddress, insecureRegistries: config.insecureRegistries, log })
+          : new ProcessRuntime({ dataDir: agentDir, podCidr, bridge: config.bridge ?? 'kite0', cgroupName: config.bridge ?? 'kite', nodeIp: advertiseAddress, log }),
       podCidr,
       nodeIp: advertiseAddress,
       log,
       streamingTls: { cert: streaming.cert, key: streaming.key, ca: pki.ca.cert },
       port: 0,
+      // The node serves cluster DNS on its bridge gateway; pods reach it through the kube-dns Service address.
+      dns: { clusterDns: config.clusterDns ?? [defaultClusterDnsIp(config.serviceCidr)], clusterDomain: config.clusterDomain ?? 'cluster.local', serve: true },
     });
     await kubelet.start();
+    if (!isRoot()) {
+      log('Services are not proxied on this node: the service proxy programs nftables, which needs root');
+    } else {
+      const bridge = config.bridge ?? 'kite0';
+      proxyInformers = new InformerFactory(as('system:kube-proxy'));
+      try {
+        proxy = new ServiceProxy({
+          informers: proxyInformers,
+          nodeName,
+          nodeIps: [advertiseAddress],
+          clusterCidr: clusterCidrFor(podCidr),
+          serviceCidr: config.serviceCidr,
+          bridge,
+          table: proxyTableName(bridge),
+          log,
+        });
+        await proxy.start();
+        log(`Service proxy started (nftables table ip ${proxyTableName(bridge)})`);
+      } catch (e) {
+        // A node without working nftables still runs pods; only Service addresses stay dark.
+        log(`Services are not proxied on this node: ${(e as Error).message}`);
+        proxyInformers.stop();
+        proxy = undefined;
+      }
+    }
+  }
+  let ingress: IngressController | undefined;
+  let ingressInformers: InformerFactory | undefined;
+  if (kubelet && config.ingressPort !== -1) {
+    // The node's HTTP entry point for Ingresses (k3s ships one too); a taken port costs the Ingress feature, not the node.
+    const client = as('system:kite-ingress-controller');
+    ingressInformers = new InformerFactory(client);
+    ingress = new IngressController({ client, informers: ingressInformers, nodeIp: advertiseAddress, port: config.ingressPort ?? 80, log });
+    try {
+      await ingress.start();
+      log(`Ingress controller serving HTTP on port ${ingress.port} (IngressClass kite)`);
+    } catch (e) {
+      log(`Ingress controller not started: ${(e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `port ${config.ingressPort ?? 80} is in use (choose another with --ingress-port)` : (e as Error).message}`);
+      ingressInformers.stop();
+      ingress = undefined;
+    }
   }
   let hollow: HollowNodes | undefined;
   if (config.hollowNodes) {
@@ -236,7 +317,11 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
     (stopped ??= (async () => {
       clearInterval(compactor);
       // Pods stop with the node; then nothing writes any more and the API server can go.
+      await ingress?.stop();
+      ingressInformers?.stop();
       await kubelet?.stop();
+      await proxy?.stop();
+      proxyInformers?.stop();
       hollow?.stop();
       scheduler?.stop();
       schedulerInformers.stop();
@@ -246,5 +331,5 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
       releaseLock();
     })());
   signal?.addEventListener('abort', () => void stop(), { once: true });
-  return { apiServer, backend, kubeconfigPath, serverUrl, stop, nodeName: kubelet ? (config.nodeName ?? hostname().toLowerCase()) : undefined };
+  return { apiServer, backend, kubeconfigPath, serverUrl, stop, ingressPort: ingress?.port, nodeName: kubelet ? (config.nodeName ?? hostname().toLowerCase()) : undefined };
 }

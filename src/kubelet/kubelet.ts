@@ -9,9 +9,16 @@ import { R, type Client } from '../client/client.js';
 import { createCa, issueCert } from '../apiserver/auth/certs.js';
 import { machineInfo, NodeStatusManager } from './node.js';
 import { PodWorkers, type ContainerBackoff } from './pods.js';
+import { needsReadinessReconcile } from './status.js';
 import type { Runtime } from './runtime/runtime.js';
 import { KubeletServer, type StreamingTls } from './server.js';
+import { RuntimeIndex } from './streaming/containers.js';
+import { PodStreams } from './streaming/host.js';
+import { SummaryProvider } from './stats.js';
 import { deepEqual } from '../util/json.js';
+import { NodeDns } from '../dns/kubedns.js';
+import { defaultResolvConf, podDnsHook } from './dns.js';
+import { gatewayOf, parseCidr } from './runtime/network.js';
 
 /** Whether an update changes what the node agent acts on (upstream podsDifferSemantically, in small). */
 function podsDiffer(a: any, b: any): boolean {
@@ -51,6 +58,11 @@ export interface KubeletConfig {
   backoff?: ContainerBackoff;
   /** Retry delay for pods waiting on volumes or container config (default 2 s). */
   retryMs?: number;
+  /**
+   * Cluster DNS (upstream --cluster-dns, --cluster-domain, --resolv-conf, the last defaulting to the host's file as
+   * kubeadm picks it); `serve` runs the node's DNS server on the pod bridge gateway (ports: 53 and 9153 unless given).
+   */
+  dns?: { clusterDns: string[]; clusterDomain: string; resolvConf?: string; serve?: boolean; port?: number; metricsPort?: number };
 }
 
 /** One node's agent. */
@@ -59,24 +71,44 @@ export class Kubelet {
   private readonly workers: PodWorkers;
   private readonly nodeStatus: NodeStatusManager;
   private server?: KubeletServer;
+  /** The sandboxes and running containers the pod workers created (what exec/attach/port-forward reach). */
+  private readonly index = new RuntimeIndex();
+  /** Usage of the node and its containers (the Summary API the metrics pipeline scrapes). */
+  private readonly stats: SummaryProvider;
   private started = false;
+  /** The cluster DNS server this node runs (when KubeletConfig.dns.serve). */
+  private nodeDns?: NodeDns;
+  private readonly resolvConf: string;
 
   constructor(private readonly cfg: KubeletConfig) {
     const now = cfg.clock ?? (() => new Date());
+    this.resolvConf = cfg.dns?.resolvConf ?? defaultResolvConf();
+    // Machine facts change rarely; reading /proc and statfs for every pod start showed in profiles.
+    let machine: { at: number; allocatable: Record<string, string> } | undefined;
+    const allocatable = () => {
+      if (!machine || Date.now() - machine.at > 10_000) machine = { at: Date.now(), allocatable: machineInfo(cfg.dataDir, cfg.runtime.version, cfg.extendedResources).allocatable };
+      return machine.allocatable;
+    };
     this.informer = new Informer(cfg.client, R.pods, { fieldSelector: `spec.nodeName=${cfg.nodeName}` });
+    this.stats = new SummaryProvider({ nodeName: cfg.nodeName, runtime: cfg.runtime, pods: this.informer });
     this.workers = new PodWorkers({
       client: cfg.client,
-      runtime: cfg.runtime,
+      runtime: this.index.wrap(cfg.runtime),
       recorder: new EventRecorder(cfg.client, 'kubelet', cfg.nodeName),
       pods: this.informer,
       nodeName: cfg.nodeName,
       nodeIp: cfg.nodeIp,
       dataDir: cfg.dataDir,
-      allocatable: () => machineInfo(cfg.dataDir, cfg.runtime.version, cfg.extendedResources).allocatable,
+      allocatable,
       backoff: cfg.backoff ?? { initialMs: 10_000, maxMs: 300_000 },
       retryMs: cfg.retryMs ?? 2_000,
       now,
       log: cfg.log,
+      dns:
+        cfg.dns &&
+        podDnsHook({ ...cfg.dns, resolvConf: this.resolvConf, nodeIps: [cfg.nodeIp] }, (reason, msg) =>
+          void new EventRecorder(cfg.client, 'kubelet', cfg.nodeName).event({ apiVersion: 'v1', kind: 'Node', metadata: { name: cfg.nodeName } }, 'Warning', reason, msg),
+        ),
     });
     this.nodeStatus = new NodeStatusManager({
       client: cfg.client,
@@ -104,6 +136,7 @@ export class Kubelet {
   async start(): Promise<void> {
     const { cfg } = this;
     await cfg.runtime.start();
+    if (cfg.dns?.serve) await this.startDns(cfg.dns);
     let tls = cfg.streamingTls;
     if (!tls) {
       // Without cluster certificates the endpoint still runs, but no client can present a certificate it trusts.
@@ -116,6 +149,8 @@ export class Kubelet {
       tls,
       port: cfg.port ?? 10250,
       logSource: (ns, pod, container, previous) => this.workers.logSource(ns, pod, container, previous),
+      streaming: new PodStreams({ pods: this.informer, index: this.index, runtime: cfg.runtime }),
+      summary: () => this.stats.summary(),
       log: cfg.log,
     });
     await this.server.start();
@@ -124,7 +159,8 @@ export class Kubelet {
       onAdd: (p) => this.workers.enqueue(objectKey(p)),
       // Status-only changes (mostly this agent's own writes) need no sync, as upstream's pod config ignores them.
       onUpdate: (o, p) => {
-        if (podsDiffer(o, p)) this.workers.enqueue(objectKey(p));
+        // A readiness gate's condition written by someone else moves Ready too (upstream HandlePodReconcile).
+        if (podsDiffer(o, p) || needsReadinessReconcile(p)) this.workers.enqueue(objectKey(p));
       },
       onDelete: (p) => this.workers.enqueue(objectKey(p)),
     });
@@ -139,8 +175,33 @@ export class Kubelet {
     this.nodeStatus.stop();
     await this.server?.stop();
     if (this.started) await this.workers.stopAll();
+    await this.nodeDns?.stop();
+    this.nodeDns = undefined;
     await this.cfg.runtime.stop();
     this.started = false;
+  }
+
+  /** Serves cluster DNS on the pod bridge's gateway and publishes it as a kube-dns endpoint; a node without it still runs pods. */
+  private async startDns(dns: NonNullable<KubeletConfig['dns']>): Promise<void> {
+    const { cfg } = this;
+    const address = gatewayOf(parseCidr(cfg.podCidr));
+    const server = new NodeDns({
+      client: cfg.client,
+      nodeName: cfg.nodeName,
+      address,
+      clusterDomain: dns.clusterDomain,
+      dnsIp: dns.clusterDns[0],
+      resolvConf: this.resolvConf,
+      port: dns.port,
+      metricsPort: dns.metricsPort,
+      log: cfg.log,
+    });
+    try {
+      await server.start();
+      this.nodeDns = server;
+    } catch (e) {
+      cfg.log(`kubelet: cluster DNS is not served on ${address}: ${(e as Error).message}`);
+    }
   }
 
   /** Resolves when no pod sync is running or queued (for tests and orderly shutdown). */

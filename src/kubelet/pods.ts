@@ -1,9 +1,11 @@
 /**
  * Pod workers (upstream pkg/kubelet/pod_workers.go and kuberuntime's
  * SyncPod, in small): one reconcile per pod key that converges the node to
- * the pod — sandbox, volumes, init containers in order, then the app
- * containers, restarts per restartPolicy with kubelet's crash-loop back-off,
- * graceful termination on deletion — and writes the pod's status.
+ * the pod — sandbox, volumes, init containers in order (sidecars kept
+ * running), then the app containers, postStart hooks, restarts per
+ * restartPolicy with kubelet's crash-loop back-off, kills on failed liveness
+ * or startup probes, preStop hooks and graceful termination (sidecars last)
+ * — and writes the pod's status, with probe results, whenever it changes.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { managedHostsFile } from './hosts.js';
@@ -15,8 +17,11 @@ import { WorkQueue } from '../client/workqueue.js';
 import { deepEqual } from '../util/json.js';
 import { parseQuantity } from '../api/quantity.js';
 import { containerArgv, containerEnv } from './env.js';
+import { formatPod, goDuration } from './format.js';
+import { runLifecycleHandler, type HookEnv } from './lifecycle.js';
+import { ProbeManager, runInContainer, type CommandResult, type ProbeTarget } from './probes.js';
 import { StartError, type RunningContainer, type Runtime, type Sandbox } from './runtime/runtime.js';
-import { containerStatus, mergeConditions, metaTime, podConditions, podPhase, shouldRestart, type ContainerRecord } from './status.js';
+import { containerStatus, isKubeletCondition, isSidecar, mergeConditions, metaTime, podConditions, podPhase, shouldRestart, type ContainerProbeState, type ContainerRecord } from './status.js';
 import { containerMounts, prepareVolumes, VolumeError, type PreparedVolume } from './volumes.js';
 
 /** Crash-loop back-off bounds (upstream: 10 s doubling to 300 s). */
@@ -44,12 +49,16 @@ export interface PodWorkersConfig {
   retryMs: number;
   now: () => Date;
   log: (msg: string) => void;
+  /** Pod DNS (see dns.ts): the cluster domain for hosts-file FQDNs, and the resolv.conf a pod gets (undefined: the node's). */
+  dns?: { clusterDomain: string; resolvConf(pod: any, warn: (reason: string, message: string) => void): string | undefined };
 }
 
 /** The node agent's memory of one pod. */
 interface PodState {
   /** The kubelet-managed /etc/hosts of a pod with its own network. */
   hostsFile?: string;
+  /** The pod's resolv.conf, from its dnsPolicy and dnsConfig. */
+  resolvFile?: string;
   uid: string;
   namespace: string;
   name: string;
@@ -72,25 +81,70 @@ interface PodState {
   /** The status last computed (what the logs endpoint reads) and last written. */
   status?: any;
   written?: any;
+  /** Status writes, one after another (syncs and probe results both write). */
+  statusWrites: Promise<unknown>;
+  /** Set once the final status of a deleted pod was computed (phase from podIsTerminal). */
+  final?: boolean;
+  /** The container ID of each container's latest started attempt (its exit is only heard for that one). */
+  attempts: Map<string, string>;
+  /** Kills in progress, by container name. */
+  stopping: Map<string, Promise<void>>;
+  /** Set once the pod's probe workers were started. */
+  probed?: boolean;
+  /** Cancels the postStart hook under way, so that a deletion does not wait on a hook that hangs (upstream cancels the sync's context). */
+  postStartAbort?: AbortController;
   /** The last seen pod object. */
   pod: any;
 }
 
-/** Go's time.Duration String() for whole milliseconds (10s, 1m20s, 5m0s, 200ms). */
-export function goDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const totalS = ms / 1000;
-  const h = Math.floor(totalS / 3600);
-  const m = Math.floor((totalS % 3600) / 60);
-  const s = +(totalS % 60).toFixed(3);
-  if (h) return `${h}h${m}m${s}s`;
-  if (m) return `${m}m${s}s`;
-  return `${s}s`;
+/** Why a container is killed (upstream containerKillReason: probe kills may use the probe's grace period). */
+type KillReason = 'liveness' | 'startup' | 'postStart' | 'unknown';
+
+/** A container to stop in a sync (upstream containerToKillInfo). */
+interface KillAction {
+  c: any;
+  message: string;
+  reason: KillReason;
 }
 
-/** upstream format.Pod: `name_namespace(uid)`. */
-function podFull(pod: any): string {
-  return `${pod.metadata?.name}_${pod.metadata?.namespace}(${pod.metadata?.uid})`;
+/** What one sync does (upstream podActions, in small). */
+interface PodActions {
+  /** Stop everything that runs and start nothing (the pod is done, or an init container failed under Never). */
+  killPod: boolean;
+  kill: KillAction[];
+  /** Init containers to start, in order. */
+  initStart: any[];
+  /** App containers to start. */
+  start: any[];
+}
+
+/**
+ * upstream setTerminationGracePeriod: the deletion grace period, else the
+ * probe's own terminationGracePeriodSeconds for a probe kill, else the pod's.
+ */
+function terminationGracePeriod(pod: any, c: any, reason: KillReason): number {
+  if (pod?.metadata?.deletionGracePeriodSeconds != null) return pod.metadata.deletionGracePeriodSeconds;
+  const podGrace = pod?.spec?.terminationGracePeriodSeconds;
+  if (podGrace == null) return MIN_GRACE_SECONDS;
+  if (reason === 'startup' && c.startupProbe?.terminationGracePeriodSeconds != null) return c.startupProbe.terminationGracePeriodSeconds;
+  if (reason === 'liveness' && c.livenessProbe?.terminationGracePeriodSeconds != null) return c.livenessProbe.terminationGracePeriodSeconds;
+  return podGrace;
+}
+
+/** upstream ShouldContainerBeRestarted for an app container that is not running. */
+function shouldStart(pod: any, rec: ContainerRecord | undefined): boolean {
+  if (pod.metadata?.deletionTimestamp) return false;
+  if (!rec?.terminated) return true;
+  return shouldRestart(pod.spec?.restartPolicy ?? 'Always', rec.terminated.exitCode);
+}
+
+/** Waits for `p` at most `seconds`; resolves with the whole seconds waited (upstream truncates). */
+async function waitAtMost(p: Promise<unknown>, seconds: number): Promise<number> {
+  const start = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, seconds * 1000)))]);
+  clearTimeout(timer);
+  return Math.trunc((Date.now() - start) / 1000);
 }
 
 /** Where a container's logs go: `<podDir>/<container>/<attempt>.log`. */
@@ -138,6 +192,7 @@ export class LogRequestError extends Error {
 export class PodWorkers {
   private readonly states = new Map<string, PodState>();
   private readonly queue: WorkQueue;
+  private readonly probes: ProbeManager;
 
   constructor(private readonly cfg: PodWorkersConfig) {
     this.queue = new WorkQueue((key) => this.reconcile(key), {
@@ -145,10 +200,71 @@ export class PodWorkers {
       backoff: { baseMs: 500, maxMs: 30_000 },
       onError: (key, err) => cfg.log(`kubelet: syncing pod ${key}: ${(err as Error).message}`),
     });
+    this.probes = new ProbeManager({
+      target: (uid, name) => this.probeTarget(uid, name),
+      onResult: (uid, _name, type, result) => this.probeResult(uid, type, result),
+      recorder: cfg.recorder,
+      now: cfg.now,
+      log: cfg.log,
+    });
+  }
+
+  /** The pod state of a pod uid, with its key. */
+  private byUid(uid: string): [string, PodState] | undefined {
+    for (const entry of this.states) if (entry[1].uid === uid) return entry;
+    return undefined;
+  }
+
+  /** What a probe worker sees of a container: the state its status shows (upstream reads the status manager). */
+  private probeTarget(uid: string, name: string): ProbeTarget | undefined {
+    const found = this.byUid(uid);
+    if (!found) return undefined;
+    const st = found[1];
+    const rec = st.records.get(name);
+    const spec = [...(st.pod.spec?.containers ?? []), ...(st.pod.spec?.initContainers ?? [])].find((c: any) => c.name === name);
+    const phase = st.status?.phase;
+    return {
+      containerID: rec?.running?.containerID ?? rec?.terminated?.containerID,
+      runningSince: rec?.running?.startedAt,
+      terminated: !rec?.running && !!rec?.terminated,
+      willRestart: isSidecar(spec) || (st.pod.spec?.restartPolicy ?? 'Always') !== 'Never',
+      podTerminal: !!st.terminal || phase === 'Succeeded' || phase === 'Failed',
+      deleting: !!st.pod.metadata?.deletionTimestamp,
+      podIP: st.sandbox?.ip ?? '',
+      pod: st.pod,
+      exec: (argv, timeoutMs) => this.execIn(st, name, argv, timeoutMs),
+    };
+  }
+
+  /**
+   * A probe result changed: readiness and startup show in the status at once
+   * (upstream status manager SetContainerReadiness/SetContainerStartup);
+   * startup results and liveness failures also sync the pod (a sidecar
+   * started, or a container to restart).
+   */
+  private probeResult(uid: string, type: string, result: string): void {
+    const found = this.byUid(uid);
+    if (!found) return;
+    const [key, st] = found;
+    if (type !== 'liveness') void this.writeStatus(st, st.pod, st.final).catch((e: Error) => this.cfg.log(`kubelet: status of ${key}: ${e.message}`));
+    if (type === 'startup' || (type === 'liveness' && result === 'failure')) this.queue.add(key);
+  }
+
+  /** Runs a command in a running container to completion (exec probes and hooks). */
+  private async execIn(st: PodState, name: string, argv: string[], timeoutMs: number): Promise<CommandResult> {
+    const h = st.handles.get(name);
+    if (!h || !st.sandbox) throw new Error(`container ${JSON.stringify(name)} is not running`);
+    return runInContainer(() => this.cfg.runtime.exec(st.sandbox!, h, { argv, tty: false, stdin: false }), argv, timeoutMs);
   }
 
   /** Queues a pod key (`namespace/name`) for a sync. */
   enqueue(key: string): void {
+    const st = this.states.get(key);
+    if (st?.postStartAbort) {
+      const { namespace, name } = splitKey(key);
+      const pod = this.cfg.pods.get(namespace, name);
+      if (!pod || pod.metadata?.uid !== st.uid || pod.metadata?.deletionTimestamp) st.postStartAbort.abort();
+    }
     this.queue.add(key);
   }
 
@@ -157,9 +273,10 @@ export class PodWorkers {
     return this.queue.idle();
   }
 
-  /** Stops syncing; running containers are left to the runtime's own stop. */
+  /** Stops syncing and probing; running containers are left to the runtime's own stop. */
   stop(): void {
     this.queue.stop();
+    this.probes.stop();
   }
 
   /**
@@ -231,8 +348,10 @@ export class PodWorkers {
         // Pods with their own network get the kubelet-managed /etc/hosts (upstream); host-network pods see the node's.
         if (st.sandbox.netnsPath) {
           st.hostsFile = join(st.podDir, 'etc-hosts');
-          writeFileSync(st.hostsFile, managedHostsFile(pod, st.sandbox.ip));
+          writeFileSync(st.hostsFile, managedHostsFile(pod, st.sandbox.ip, this.cfg.dns?.clusterDomain));
         }
+        const resolv = this.cfg.dns?.resolvConf(pod, (reason, msg) => void this.cfg.recorder.event(pod, 'Warning', reason, msg));
+        if (resolv !== undefined) writeFileSync((st.resolvFile = join(st.podDir, 'resolv.conf')), resolv);
       } catch (e) {
         void this.cfg.recorder.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(e as Error).message}`);
         await this.writeStatus(st, pod);
@@ -254,6 +373,11 @@ export class PodWorkers {
       }
     }
 
+    if (!st.probed) {
+      // upstream SyncPod: probe workers start with the pod and find each container once it runs.
+      st.probed = true;
+      this.probes.addPod(pod);
+    }
     await this.syncContainers(key, st, pod);
     const status = await this.writeStatus(st, pod);
     if ((status.phase === 'Succeeded' || status.phase === 'Failed') && st.handles.size === 0) {
@@ -275,6 +399,9 @@ export class PodWorkers {
       handles: new Map(),
       logPaths: new Map(),
       backoff: new Map(),
+      statusWrites: Promise.resolve(),
+      attempts: new Map(),
+      stopping: new Map(),
       pod,
     };
   }
@@ -288,24 +415,118 @@ export class PodWorkers {
     };
   }
 
-  /** Starts what should run next (upstream computePodActions): the first unfinished init container, else every app container due to (re)start. */
-  private async syncContainers(key: string, st: PodState, pod: any): Promise<void> {
-    const policy = pod.spec?.restartPolicy ?? 'Always';
-    for (const c of pod.spec?.initContainers ?? []) {
+  /**
+   * upstream computePodActions: what this sync kills and starts — init
+   * containers first (computeInitContainerActions), app containers once the
+   * pod is initialized, and the whole pod once no app container runs or will.
+   */
+  private computeActions(st: PodState, pod: any): PodActions {
+    const spec = pod.spec ?? {};
+    const policy = spec.restartPolicy ?? 'Always';
+    const inits: any[] = spec.initContainers ?? [];
+    const kill: KillAction[] = [];
+    const state = (name: string) => {
+      const r = st.records.get(name);
+      return r?.running ? 'running' : r?.terminated ? 'exited' : undefined;
+    };
+    // A running app container means initialization happened before.
+    let initialized = inits.length === 0 || (spec.containers ?? []).some((c: any) => state(c.name) === 'running');
+    const initStart: number[] = [];
+    if (inits.length) {
+      // Walk back from the last init container with a status: the next to run follows it; sidecars before it are kept running.
+      let previously = initialized;
+      for (let i = inits.length - 1; i >= 0; i--) {
+        const c = inits[i];
+        const s = state(c.name);
+        const sidecar = isSidecar(c);
+        if (!s) {
+          if (previously && sidecar) initStart.push(i);
+          continue;
+        }
+        if (previously && !sidecar) continue;
+        if (s === 'running' && sidecar) {
+          const id = st.records.get(c.name)!.running!.containerID;
+          const startup = c.startupProbe ? this.probes.result('startup', id) : 'success';
+          if (startup === 'failure') {
+            kill.push({ c, message: `Init container ${c.name} failed startup probe`, reason: 'startup' });
+            initStart.push(i);
+          } else if (startup === 'success') {
+            // A started sidecar lets the next init container run; it does not wait for liveness.
+            if (i === inits.length - 1) initialized = true;
+            else if (!previously) initStart.push(i + 1);
+            if (c.livenessProbe && this.probes.result('liveness', id) === 'failure') {
+              kill.push({ c, message: `Init container ${c.name} failed liveness probe`, reason: 'liveness' });
+              initStart.push(i);
+            }
+          }
+        } else if (s === 'exited') {
+          if (sidecar) initStart.push(i);
+          else if (st.records.get(c.name)!.terminated!.exitCode !== 0) {
+            // A failed init container fails the pod under Never; otherwise it runs again.
+            if (policy === 'Never') return { killPod: true, kill: [], initStart: [], start: [] };
+            initStart.push(i);
+          } else if (i === inits.length - 1) initialized = true;
+          else initStart.push(i + 1);
+        }
+        previously = true;
+      }
+      if (!previously) initStart.push(0);
+      initStart.reverse();
+    }
+    const initSpecs = initStart.map((i) => inits[i]);
+    if (!initialized) return { killPod: false, kill, initStart: initSpecs, start: [] };
+
+    const start: any[] = [];
+    let keep = 0;
+    for (const c of spec.containers ?? []) {
       const rec = st.records.get(c.name);
-      if (rec?.running) return;
-      if (rec?.terminated?.exitCode === 0) continue;
-      // An init container that failed is retried unless the pod never restarts (then the pod fails).
-      if (rec?.terminated && policy === 'Never') return;
-      await this.startContainer(key, st, pod, c);
+      if (!rec?.running) {
+        if (shouldStart(pod, rec)) start.push(c);
+        continue;
+      }
+      const id = rec.running.containerID;
+      let message: string;
+      let reason: KillReason;
+      if (this.probes.result('liveness', id) === 'failure') {
+        message = `Container ${c.name} failed liveness probe`;
+        reason = 'liveness';
+      } else if (this.probes.result('startup', id) === 'failure') {
+        message = `Container ${c.name} failed startup probe`;
+        reason = 'startup';
+      } else {
+        keep++;
+        continue;
+      }
+      if (policy !== 'Never') {
+        message += ', will be restarted';
+        start.push(c);
+      }
+      kill.push({ c, message, reason });
+    }
+    // Nothing runs or will: the pod is done, and its sidecars are not kept alive for it.
+    if (keep === 0 && start.length === 0) return { killPod: true, kill: [], initStart: [], start: [] };
+    return { killPod: false, kill, initStart: initSpecs, start };
+  }
+
+  /** upstream SyncPod steps: kill what must go, start init containers in order, then app containers. */
+  private async syncContainers(key: string, st: PodState, pod: any): Promise<void> {
+    const actions = this.computeActions(st, pod);
+    // upstream SyncPod writes the status it starts from first; that matters where kills and postStart hooks take their time.
+    const slow = actions.killPod || actions.kill.length > 0 || [...actions.initStart, ...actions.start].some((c) => c.lifecycle?.postStart);
+    if (slow) await this.writeStatus(st, pod);
+    if (actions.killPod) {
+      await this.killAll(st, pod);
       return;
     }
-    for (const c of pod.spec?.containers ?? []) {
-      const rec = st.records.get(c.name);
-      if (rec?.running) continue;
-      if (rec?.terminated && !shouldRestart(policy, rec.terminated.exitCode)) continue;
-      await this.startContainer(key, st, pod, c);
+    await Promise.all(actions.kill.map((k) => this.killContainer(st, pod, k.c, { message: k.message, reason: k.reason })));
+    for (const c of actions.initStart) {
+      const started = await this.startContainer(key, st, pod, c);
+      // A regular init container that could not start stops initialization for this sync.
+      if (!started && !isSidecar(c)) return;
+      // A started sidecar lets the next init container run: look again (its startup probe result also brings a sync).
+      if (started && isSidecar(c)) this.queue.add(key);
     }
+    for (const c of actions.start) await this.startContainer(key, st, pod, c);
   }
 
   /** upstream flowcontrol.Backoff: entries expire after twice the maximum without a failure. */
@@ -326,8 +547,15 @@ export class PodWorkers {
     }
   }
 
-  /** Starts one attempt of a container (upstream startContainer), honouring the crash-loop back-off. */
-  private async startContainer(key: string, st: PodState, pod: any, c: any): Promise<void> {
+  /**
+   * Starts one attempt of a container (upstream startContainer), honouring
+   * the crash-loop back-off and running its postStart hook before it counts
+   * as running; resolves false when it did not start.
+   */
+  private async startContainer(key: string, st: PodState, pod: any, c: any): Promise<boolean> {
+    // A pod deleted while this sync waited (on a kill or a hook) gets no new containers (ShouldContainerBeRestarted).
+    const latest = this.cfg.pods.get(st.namespace, st.name);
+    if (!latest || latest.metadata?.uid !== st.uid || latest.metadata?.deletionTimestamp) return false;
     let rec = st.records.get(c.name);
     if (!rec) {
       rec = { restartCount: 0, everStarted: false };
@@ -339,10 +567,10 @@ export class PodWorkers {
       const left = this.inBackoff(st, c.name, finished);
       if (left > 0) {
         const e = st.backoff.get(c.name)!;
-        rec.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${goDuration(e.backoffMs)} restarting failed container=${c.name} pod=${podFull(pod)}` };
-        void this.cfg.recorder.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${podFull(pod)}`);
+        rec.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${goDuration(e.backoffMs)} restarting failed container=${c.name} pod=${formatPod(pod)}` };
+        void this.cfg.recorder.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${formatPod(pod)}`);
         this.queue.addAfter(key, left + 5);
-        return;
+        return false;
       }
       this.nextBackoff(st, c.name, finished);
     }
@@ -355,13 +583,16 @@ export class PodWorkers {
       if (st.hostsFile && !mounts.some((m) => m.containerPath === '/etc/hosts')) {
         mounts.push({ hostPath: st.hostsFile, containerPath: '/etc/hosts', readOnly: false });
       }
+      if (st.resolvFile && !mounts.some((m) => m.containerPath === '/etc/resolv.conf')) {
+        mounts.push({ hostPath: st.resolvFile, containerPath: '/etc/resolv.conf', readOnly: false });
+      }
     } catch (e) {
       // upstream: CreateContainerConfigError, retried on later syncs.
       const msg = (e as Error).message;
       rec.waiting = { reason: 'CreateContainerConfigError', message: msg };
       void this.cfg.recorder.event(pod, 'Warning', 'Failed', `Error: ${msg}`);
       this.queue.addAfter(key, this.cfg.retryMs);
-      return;
+      return false;
     }
 
     const attempt = rec.terminated ? rec.restartCount + 1 : rec.restartCount;
@@ -401,24 +632,21 @@ export class PodWorkers {
       void this.cfg.recorder.event(pod, 'Warning', 'Failed', `Error: ${msg}`);
       // The next sync applies the back-off (upstream: RunContainerError until then, CrashLoopBackOff on later failures).
       this.queue.addAfter(key, this.cfg.retryMs);
-      return;
+      return false;
     }
     const containerID = `process://${running.id}`;
     if (rec.terminated) rec.last = rec.terminated;
     rec.terminated = undefined;
     rec.restartCount = attempt;
-    rec.waiting = undefined;
     rec.everStarted = true;
-    rec.running = { containerID, startedAt: running.startedAt ?? began };
+    st.attempts.set(c.name, containerID);
     st.handles.set(c.name, running);
     st.logPaths.set(containerID, path);
-    void this.cfg.recorder.event(pod, 'Normal', 'Created', `Created container ${c.name}`);
-    void this.cfg.recorder.event(pod, 'Normal', 'Started', `Started container ${c.name}`);
     const record = rec;
     running.exited.then(
       (x) => {
         if (st.handles.get(c.name) === running) st.handles.delete(c.name);
-        if (record.running?.containerID !== containerID) return;
+        if (st.attempts.get(c.name) !== containerID) return;
         record.running = undefined;
         record.terminated = {
           exitCode: x.exitCode,
@@ -432,29 +660,93 @@ export class PodWorkers {
       },
       (err: Error) => {
         // A runtime that cannot tell how a process ended must not take the agent down.
-        this.cfg.log(`kubelet: container ${c.name} of ${podFull(pod)}: ${err.message}`);
-        st.handles.delete(c.name);
+        this.cfg.log(`kubelet: container ${c.name} of ${formatPod(pod)}: ${err.message}`);
+        if (st.handles.get(c.name) === running) st.handles.delete(c.name);
+        if (st.attempts.get(c.name) !== containerID) return;
         record.running = undefined;
         record.terminated = { exitCode: 255, reason: 'Error', message: err.message, startedAt: running.startedAt, finishedAt: this.cfg.now(), containerID };
         this.queue.add(key);
       },
     );
+    void this.cfg.recorder.event(pod, 'Normal', 'Created', `Created container ${c.name}`);
+    void this.cfg.recorder.event(pod, 'Normal', 'Started', `Started container ${c.name}`);
+
+    if (c.lifecycle?.postStart) {
+      // upstream: the container is not Running until its postStart hook returns; a failed hook kills it.
+      st.postStartAbort = new AbortController();
+      const hook = await runLifecycleHandler(c.lifecycle.postStart, this.hookEnv(st, pod, c, running, st.postStartAbort.signal)).finally(() => (st.postStartAbort = undefined));
+      if (hook.error) {
+        this.cfg.log(`kubelet: postStart hook of ${c.name} in ${formatPod(pod)} failed: ${hook.message}`);
+        // The event leaves the message out (it may hold secrets), as upstream.
+        void this.cfg.recorder.event(pod, 'Warning', 'FailedPostStartHook', 'PostStartHook failed');
+        await this.killContainer(st, pod, c, { message: 'FailedPostStartHook', reason: 'postStart' });
+        if (st.attempts.get(c.name) === containerID) record.waiting = { reason: 'PostStartHookError', message: hook.message };
+        return false;
+      }
+    }
+    // Until now the status kept showing why the container waited (upstream regenerates it only after the hook).
+    if (st.attempts.get(c.name) === containerID) record.waiting = undefined;
+    // A container that already ended during its hook stays ended.
+    if (st.attempts.get(c.name) === containerID && !record.terminated) record.running = { containerID, startedAt: running.startedAt ?? began };
+    return true;
   }
 
-  /** Computes the pod's status and writes it when it changed (through the status subresource). */
-  private async writeStatus(st: PodState, pod: any, podIsTerminal = false): Promise<any> {
+  /** What a lifecycle hook of a running container runs against; it ends when the container does or `cancel` fires. */
+  private hookEnv(st: PodState, pod: any, c: any, h: RunningContainer, cancel?: AbortSignal): HookEnv {
+    const ended = new AbortController();
+    h.exited.finally(() => ended.abort()).catch(() => undefined);
+    cancel?.addEventListener('abort', () => ended.abort(), { once: true });
+    const signal = ended.signal;
+    return {
+      pod,
+      container: c,
+      podIP: st.sandbox?.ip ?? '',
+      exec: (argv) => runInContainer(() => this.cfg.runtime.exec(st.sandbox!, h, { argv, tty: false, stdin: false }), argv, 0, signal),
+      signal,
+      recorder: this.cfg.recorder,
+    };
+  }
+
+  /** The probes' view of a container for its status (upstream prober UpdatePodStatus). */
+  private probeState(st: PodState, c: any, init: boolean): ContainerProbeState | undefined {
+    const rec = st.records.get(c.name);
+    // A regular init container is ready once it completed; it has no probes.
+    if (init && !isSidecar(c)) return { started: !!rec?.running, ready: !rec?.running && rec?.terminated?.exitCode === 0 };
+    if (!rec?.running) return undefined;
+    const id = rec.running.containerID;
+    const started = this.probes.isStarted(st.uid, c.name, id);
+    return { started, ready: started && this.probes.isReady(st.uid, c.name, id) };
+  }
+
+  /**
+   * Computes the pod's status and writes it when it changed (through the
+   * status subresource); writes of one pod go out one after another.
+   */
+  private writeStatus(st: PodState, pod: any, podIsTerminal = false): Promise<any> {
+    const run = st.statusWrites.then(() => this.writeStatusNow(st, pod, podIsTerminal));
+    st.statusWrites = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeStatusNow(st: PodState, pod: any, podIsTerminal: boolean): Promise<any> {
     const spec = pod.spec ?? {};
     const policy = spec.restartPolicy ?? 'Always';
     const hasInit = (spec.initContainers?.length ?? 0) > 0;
     const defaultWaiting = hasInit ? 'PodInitializing' : 'ContainerCreating';
-    const initStatuses = (spec.initContainers ?? []).map((c: any) => containerStatus(c, st.records.get(c.name), defaultWaiting, policy === 'Never' ? 'Never' : 'OnFailure'));
-    const statuses = (spec.containers ?? []).map((c: any) => containerStatus(c, st.records.get(c.name), defaultWaiting, policy));
+    // A deleted pod's containers are not started again, so none shows as waiting to be (ShouldContainerBeRestarted).
+    const deleting = !!pod.metadata?.deletionTimestamp;
+    const initPolicy = deleting || policy === 'Never' ? 'Never' : 'OnFailure';
+    const initStatuses = (spec.initContainers ?? []).map((c: any) => containerStatus(c, st.records.get(c.name), defaultWaiting, initPolicy, this.probeState(st, c, true)));
+    const statuses = (spec.containers ?? []).map((c: any) => containerStatus(c, st.records.get(c.name), defaultWaiting, deleting ? 'Never' : policy, this.probeState(st, c, false)));
     const phase = podPhase(spec, initStatuses, statuses, podIsTerminal);
     const sandboxReady = !!st.sandbox && !st.sandboxGone;
     const ip = st.sandbox?.ip ?? st.status?.podIP;
+    // Transition times come from what this agent wrote last (the cached pod may lag behind it); other writers' conditions from the pod.
+    const others = (pod.status?.conditions ?? []).filter((c: any) => !isKubeletCondition(c.type));
+    const mine = (st.written?.conditions ?? pod.status?.conditions ?? []).filter((c: any) => isKubeletCondition(c.type));
     const status: any = {
       phase,
-      conditions: mergeConditions(pod.status?.conditions, podConditions(spec, phase, initStatuses, statuses, sandboxReady), this.cfg.now()),
+      conditions: mergeConditions([...mine, ...others], podConditions(spec, phase, initStatuses, statuses, sandboxReady, others), this.cfg.now()),
       hostIP: this.cfg.nodeIp,
       hostIPs: [{ ip: this.cfg.nodeIp }],
       ...(ip ? { podIP: ip, podIPs: [{ ip }] } : {}),
@@ -463,7 +755,7 @@ export class PodWorkers {
       containerStatuses: statuses,
     };
     st.status = status;
-    // Compare without transition times: they only move when a condition's status does.
+    // Only a change is written.
     if (st.written && deepEqual(st.written, status)) return status;
     try {
       await this.cfg.client.patch(R.pods, st.namespace, st.name, 'merge', { metadata: { uid: st.uid }, status }, { subresource: 'status' });
@@ -479,11 +771,13 @@ export class PodWorkers {
     if (st) {
       st.pod = pod;
       if (!st.killing) {
-        const grace = Math.max(MIN_GRACE_SECONDS, pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30);
+        // upstream: the pod worker's grace period overrides each container's; preStop hooks and sidecar ordering spend from it.
+        const grace = pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
         st.killing = this.killAll(st, pod, grace).then(() => this.queue.add(key));
       }
       if (st.handles.size > 0) return;
       await this.removeSandbox(st);
+      st.final = true;
       await this.writeStatus(st, pod, true);
     }
     try {
@@ -495,22 +789,75 @@ export class PodWorkers {
     if (st) this.forget(key, st);
   }
 
-  /** Stops every running container of a pod (SIGTERM, SIGKILL after `grace`), with a Killing event each. */
-  private async killAll(st: PodState, pod: any, grace: number): Promise<void> {
+  /**
+   * Stops every running container of a pod (upstream killContainersWithSyncResult):
+   * all at once, except that a sidecar waits for the app containers and the
+   * sidecars after it (upstream terminationOrdering); `graceOverride` is the
+   * pod-level grace period of a deletion.
+   */
+  private async killAll(st: PodState, pod: any, graceOverride?: number): Promise<void> {
+    const spec = pod?.spec ?? {};
+    const specs = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
+    const sidecars = (spec.initContainers ?? []).filter(isSidecar).map((c: any) => c.name as string);
     const running = [...st.handles.entries()];
+    const ended = new Map(running.map(([name, h]) => [name, h.exited.then(() => undefined, () => undefined)]));
     await Promise.all(
-      running.map(async ([name, h]) => {
-        void this.cfg.recorder.event(pod, 'Normal', 'Killing', `Stopping container ${name}`);
-        try {
-          await this.cfg.runtime.stopContainer(h, grace);
-        } catch (e) {
-          this.cfg.log(`kubelet: stopping container ${name} of ${podFull(pod)}: ${(e as Error).message}`);
-        }
-        // The exit handler records the end; wait for it so the status shows it.
-        await h.exited.catch(() => undefined);
-        st.handles.delete(name);
+      running.map(([name]) => {
+        const idx = sidecars.indexOf(name);
+        const waitFor = idx < 0 ? [] : running.filter(([n]) => n !== name && (sidecars.indexOf(n) < 0 || sidecars.indexOf(n) > idx)).map(([n]) => ended.get(n)!);
+        return this.killContainer(st, pod, specs.find((c: any) => c.name === name) ?? { name }, { graceOverride, waitFor });
       }),
     );
+  }
+
+  /**
+   * upstream killContainer: a Killing event, the preStop hook within the
+   * grace period, then SIGTERM and SIGKILL once what is left of it (at
+   * least 2 s) has passed. One kill per container at a time.
+   */
+  private killContainer(st: PodState, pod: any, c: any, opts: { message?: string; reason?: KillReason; graceOverride?: number; waitFor?: Promise<unknown>[] }): Promise<void> {
+    const h = st.handles.get(c.name);
+    if (!h) return Promise.resolve();
+    const busy = st.stopping.get(c.name);
+    if (busy) {
+      // A deletion while a probe kill runs: its (shorter) grace period applies to the stop already under way.
+      if (opts.graceOverride !== undefined) void this.cfg.runtime.stopContainer(h, Math.max(MIN_GRACE_SECONDS, opts.graceOverride)).catch(() => undefined);
+      return busy;
+    }
+    const p = this.stopContainer(st, pod, c, h, opts).finally(() => {
+      if (st.stopping.get(c.name) === p) st.stopping.delete(c.name);
+    });
+    st.stopping.set(c.name, p);
+    return p;
+  }
+
+  private async stopContainer(st: PodState, pod: any, c: any, h: RunningContainer, opts: { message?: string; reason?: KillReason; graceOverride?: number; waitFor?: Promise<unknown>[] }): Promise<void> {
+    let grace = terminationGracePeriod(pod, c, opts.reason ?? 'unknown');
+    void this.cfg.recorder.event(pod, 'Normal', 'Killing', opts.message ?? `Stopping container ${c.name}`);
+    if (opts.graceOverride !== undefined) grace = opts.graceOverride;
+    if (c.lifecycle?.preStop && grace > 0) grace -= await this.runPreStop(st, pod, c, h, grace);
+    if (opts.waitFor?.length && grace > 0) grace -= await waitAtMost(Promise.all(opts.waitFor), grace);
+    // upstream minimumGracePeriodInSeconds: always a short window between SIGTERM and SIGKILL.
+    if (grace < MIN_GRACE_SECONDS) grace = MIN_GRACE_SECONDS;
+    try {
+      await this.cfg.runtime.stopContainer(h, grace);
+    } catch (e) {
+      this.cfg.log(`kubelet: stopping container ${c.name} of ${formatPod(pod)}: ${(e as Error).message}`);
+    }
+    // The exit handler records the end; wait for it so the status shows it.
+    await h.exited.catch(() => undefined);
+    if (st.handles.get(c.name) === h) st.handles.delete(c.name);
+  }
+
+  /** upstream executePreStopHook: runs the hook for at most `grace` seconds; resolves with the whole seconds it took. */
+  private async runPreStop(st: PodState, pod: any, c: any, h: RunningContainer, grace: number): Promise<number> {
+    const hook = runLifecycleHandler(c.lifecycle.preStop, this.hookEnv(st, pod, c, h)).then((r) => {
+      if (!r.error) return;
+      this.cfg.log(`kubelet: preStop hook of ${c.name} in ${formatPod(pod)} failed: ${r.message}`);
+      // The event leaves the message out (it may hold secrets), as upstream.
+      void this.cfg.recorder.event(pod, 'Warning', 'FailedPreStopHook', 'PreStopHook failed');
+    });
+    return waitAtMost(hook, grace);
   }
 
   private async removeSandbox(st: PodState): Promise<void> {
@@ -525,18 +872,31 @@ export class PodWorkers {
 
   /** Stops a pod that is gone from the API (or replaced) and forgets it. */
   private async teardown(key: string, st: PodState, grace: number): Promise<void> {
-    await this.killAll(st, st.pod, Math.max(MIN_GRACE_SECONDS, grace));
+    await this.killAll(st, st.pod, grace);
     await this.removeSandbox(st);
     this.forget(key, st);
   }
 
   private forget(key: string, st: PodState): void {
+    this.probes.removePod(st.uid);
     if (this.states.get(key) === st) this.states.delete(key);
     rmSync(st.podDir, { recursive: true, force: true });
   }
 
-  /** Stops every container on the node at once (agent shutdown). */
+  /** Stops every container on the node at once, without hooks (agent shutdown). */
   async stopAll(): Promise<void> {
-    await Promise.all([...this.states.values()].map((st) => this.killAll(st, st.pod, 0).then(() => this.removeSandbox(st))));
+    this.probes.stop();
+    await Promise.all(
+      [...this.states.values()].map(async (st) => {
+        await Promise.all(
+          [...st.handles.values()].map(async (h) => {
+            await this.cfg.runtime.stopContainer(h, 0).catch((e: Error) => this.cfg.log(`kubelet: stopping a container of ${st.namespace}/${st.name}: ${e.message}`));
+            await h.exited.catch(() => undefined);
+          }),
+        );
+        st.handles.clear();
+        await this.removeSandbox(st);
+      }),
+    );
   }
 }

@@ -1,13 +1,17 @@
 /**
  * The kubelet's streaming server (upstream pkg/kubelet/server): HTTPS on the
  * node, serving `/containerLogs/<ns>/<pod>/<container>` (what the API
- * server's `pods/log` proxies to) and `/healthz`. Clients must present a
- * certificate of the cluster CA when one is configured.
+ * server's `pods/log` proxies to), `/healthz`, and the upgraded
+ * `/exec`, `/attach` and `/portForward` streams (streaming/upgrade.ts).
+ * Clients must present a certificate of the cluster CA when one is configured.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readLogs, type LogReadOptions } from './logs.js';
 import { LogRequestError, type LogSource } from './pods.js';
+import type { Duplex } from 'node:stream';
+import type { StreamingHost } from './streaming/host.js';
+import { parseStreamingPath, refuse, serveStreamingUpgrade } from './streaming/upgrade.js';
 
 /** Serving certificate and key of the node, and the CA its clients' certificates must chain to. */
 export interface StreamingTls {
@@ -24,6 +28,10 @@ export interface KubeletServerConfig {
   address?: string;
   /** Where a container's log request reads from; throws LogRequestError. */
   logSource(namespace: string, pod: string, container: string, previous: boolean): LogSource;
+  /** Where exec/attach/port-forward requests go; absent: those paths answer 404. */
+  streaming?: StreamingHost;
+  /** The Summary API document (`/stats/summary`); absent where the node does not measure usage. */
+  summary?: () => Promise<unknown>;
   log: (msg: string) => void;
 }
 
@@ -56,6 +64,8 @@ export function parseLogQuery(q: URLSearchParams, now: Date): LogReadOptions & {
 /** The node's HTTPS streaming endpoint. */
 export class KubeletServer {
   private server?: Server;
+  /** Upgraded connections (exec, attach, port-forward): the server no longer tracks them. */
+  private readonly upgraded = new Set<Duplex>();
   /** The port actually bound. */
   port = 0;
 
@@ -66,6 +76,13 @@ export class KubeletServer {
     const { tls } = this.cfg;
     this.server = createServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true }, (req, res) => void this.serve(req, res));
     this.server.requestTimeout = 0;
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const streaming = this.cfg.streaming;
+      if (!streaming) return refuse(socket, 404, '404 page not found\n');
+      this.upgraded.add(socket);
+      socket.once('close', () => this.upgraded.delete(socket));
+      void serveStreamingUpgrade(req, socket, head, streaming, this.cfg.log);
+    });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(this.cfg.port, this.cfg.address ?? '0.0.0.0', () => resolve());
@@ -82,6 +99,7 @@ export class KubeletServer {
     await new Promise<void>((resolve) => {
       s.close(() => resolve());
       s.closeAllConnections();
+      for (const sock of this.upgraded) sock.destroy();
     });
   }
 
@@ -97,6 +115,16 @@ export class KubeletServer {
     };
     try {
       if (url.pathname === '/healthz') return text(200, 'ok');
+      if (url.pathname === '/stats/summary' || url.pathname === '/stats/summary/') {
+        if (!this.cfg.summary) return text(404, '404 page not found\n');
+        if (req.method !== 'GET') return text(405, 'Method Not Allowed\n');
+        const body = JSON.stringify(await this.cfg.summary());
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(body);
+        return;
+      }
+      // Streams need an upgrade (handled in the 'upgrade' listener); a plain request cannot carry them.
+      if (parseStreamingPath(url.pathname) && this.cfg.streaming) return text(400, 'unable to upgrade: missing upgrade headers in request\n');
       const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)\/?$/.exec(url.pathname);
       if (!m) return text(404, '404 page not found\n');
       if (req.method !== 'GET') return text(405, 'Method Not Allowed\n');

@@ -15,7 +15,7 @@ test('FitError message counts reasons per node and sorts the "count reason" stri
   assert.equal(
     fitErrorMessage({ numAllNodes: 5, diagnosis: { nodeToStatus, unschedulablePlugins: new Set(), postFilterMsg: 'preemption: 0/5 nodes are available: 2 No preemption victims found for incoming pod, 3 Preemption is not helpful for scheduling.' } }),
     "0/5 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 1 node(s) were unschedulable, 2 Insufficient memory. " +
-      'preemption: 0/5 nodes are available: 2 No preemption victims found for incoming pod, 3 Preemption is not helpful for scheduling..',
+      'preemption: 0/5 nodes are available: 2 No preemption victims found for incoming pod, 3 Preemption is not helpful for scheduling.',
   );
 });
 

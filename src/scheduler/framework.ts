@@ -6,6 +6,8 @@
  * values, never exceptions.
  */
 import type { Client } from '../client/client.js';
+import type { EventRecorder } from '../client/events.js';
+import type { InformerFactory } from '../client/factory.js';
 import type { Pod } from '../api/generated/types.js';
 import type { NodeInfo, PodInfo } from './nodeinfo.js';
 
@@ -98,9 +100,10 @@ export interface FitError {
 
 /**
  * The message of a FitError, exactly as upstream's FitError.Error():
- * `0/N nodes are available: <pre-filter msg>. <count reason, ...>. <post-filter msg>.`
+ * `0/N nodes are available: <pre-filter msg>. <count reason, ...>. <post-filter msg>`
  * where the per-node reasons are counted and the "count reason" strings
  * sorted; when a PreFilter rejected the pod the per-node reasons are left out.
+ * The post-filter message ends with its own period (no second one since upstream 1.28).
  */
 export function fitErrorMessage(fe: FitError): string {
   let msg = `0/${fe.numAllNodes} nodes are available:`;
@@ -117,7 +120,7 @@ export function fitErrorMessage(fe: FitError): string {
     parts.sort();
     if (parts.length) msg += ` ${parts.join(', ')}.`;
   }
-  if (d.postFilterMsg) msg += ` ${d.postFilterMsg}.`;
+  if (d.postFilterMsg) msg += ` ${d.postFilterMsg}`;
   return msg;
 }
 
@@ -126,6 +129,12 @@ export interface FrameworkHandle {
   client: Client;
   /** The scheduler's node infos (read-only), e.g. for preemption. */
   nodeInfos(): readonly NodeInfo[];
+  /** Runs every Filter plugin of the profile for the pod on a node info — preemption's what-if check on a copy (upstream RunFilterPluginsWithNominatedPods). */
+  runFilterPlugins?(state: CycleState, pod: PodInfo, node: NodeInfo): Status;
+  /** The scheduler's shared informers (e.g. PodDisruptionBudgets); those handed out before start() are started with the scheduler. */
+  informers?: InformerFactory;
+  /** Records events as the scheduler (upstream Handle.EventRecorder). */
+  events?: EventRecorder;
 }
 
 /**

@@ -240,6 +240,13 @@ function addPorts(info: NodeInfo, p: PodInfo): void {
   }
 }
 
+/** A copy of a node info that may be changed without touching the original (the pod infos are shared; they are immutable). */
+export function cloneNodeInfo(info: NodeInfo): NodeInfo {
+  const c = newNodeInfo(info.name, info.node);
+  for (const p of info.pods.values()) addPod(c, p);
+  return c;
+}
+
 /** Stops counting a pod on the node; false if it was not there. */
 export function removePod(info: NodeInfo, key: string): boolean {
   const p = info.pods.get(key);

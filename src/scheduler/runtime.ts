@@ -85,6 +85,11 @@ export class Framework {
     return SUCCESS;
   }
 
+  /** Runs every filter of the profile on one node (preemption checks a pod against a node with victims removed). */
+  runFilterPlugins(state: CycleState, pod: PodInfo, node: NodeInfo): Status {
+    return this.runFilter(state, pod, node, this.filters());
+  }
+
   /** Runs PostFilter plugins until one answers Success; returns the last message for the FitError. */
   runPostFilter(state: CycleState, pod: PodInfo, diagnosis: Diagnosis): Status {
     let last: Status = { code: 'Unschedulable', reasons: [] };

@@ -126,7 +126,7 @@ test('an unschedulable pod gets FailedScheduling with the upstream message, PodS
     await env.client.create(R.pods, 'default', pod('train', { cpu: '2' }));
     const expected =
       '0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }. ' +
-      'preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling..';
+      'preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.';
     const ev = await until(env.client, R.events, 'default', (e: any) => e.reason === 'FailedScheduling' && e.involvedObject.name === 'train');
     assert.equal(ev.type, 'Warning');
     assert.equal(ev.message, expected);
@@ -193,8 +193,12 @@ test('higher-priority pods are scheduled first, and pods for another scheduler a
       informers,
       events: new EventRecorder(env.client, 'default-scheduler'),
     });
-    await env.client.create(R.pods, 'default', pod('low', { cpu: '1' }, { priority: 1 }));
-    await env.client.create(R.pods, 'default', pod('high', { cpu: '1' }, { priority: 1000 }));
+    // Priority admission resolves spec.priority from the class name.
+    for (const [name, value] of [['low', 1], ['high', 1000]] as const) {
+      await env.client.create(R.priorityclasses, '', { apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name }, value });
+    }
+    await env.client.create(R.pods, 'default', pod('low', { cpu: '1' }, { priorityClassName: 'low' }));
+    await env.client.create(R.pods, 'default', pod('high', { cpu: '1' }, { priorityClassName: 'high' }));
     await env.client.create(R.pods, 'default', pod('other', {}, { schedulerName: 'my-scheduler' }));
     await second.start();
     const high = await until(env.client, R.pods, 'default', (p: any) => p.metadata.name === 'high' && !!p.spec.nodeName);

@@ -20,6 +20,7 @@ import type { NodeInfo, PodInfo } from './nodeinfo.js';
 import { defaultProfile, inTreeRegistry } from './plugins/registry.js';
 import { SchedulingQueue, type Clock, type QueueOptions, type QueuedPodInfo } from './queue.js';
 import { Framework } from './runtime.js';
+import { Nominator } from './nominator.js';
 
 /** Upstream's ErrNoNodesAvailable message. */
 export const ERR_NO_NODES_AVAILABLE = 'no nodes available to schedule pods';
@@ -129,6 +130,9 @@ export class Scheduler {
   private readonly percentageOfNodesToScore: number;
   private readonly pods: Informer<Pod>;
   private readonly nodes: Informer<Node>;
+  private readonly informers: InformerFactory;
+  /** Pending pods preemption nominated to a node, whose room others must leave free. */
+  private readonly nominator = new Nominator();
   private nextStartNodeIndex = 0;
   private stopped = false;
   private readonly bindings = new Set<Promise<void>>();
@@ -143,8 +147,12 @@ export class Scheduler {
     this.framework = new Framework(config.registry ?? inTreeRegistry(), profile, {
       client: config.client,
       nodeInfos: () => this.cache.nodeInfos(),
+      runFilterPlugins: (state, pod, node) => this.nominator.filter(node, pod, (n) => this.framework.runFilterPlugins(state, pod, n)),
+      informers: config.informers,
+      events: config.events,
     });
     this.queue = new SchedulingQueue({ ...config.queue, clock: this.clock });
+    this.informers = config.informers;
     this.pods = config.informers.informer<Pod>(R.pods);
     this.nodes = config.informers.informer<Node>(R.nodes);
   }
@@ -166,6 +174,7 @@ export class Scheduler {
       onAdd: (p) => this.podChanged(undefined, p),
       onUpdate: (old, p) => this.podChanged(old, p),
       onDelete: (p) => {
+        this.nominator.delete(p);
         if (assigned(p)) {
           this.cache.removePod(p);
           // Freed resources may let pending pods fit (upstream: AssignedPodDelete).
@@ -173,7 +182,8 @@ export class Scheduler {
         } else this.queue.delete(p);
       },
     });
-    await Promise.all([this.nodes.start(), this.pods.start()]);
+    // Informers plugins asked for (preemption's PodDisruptionBudgets) start with ours.
+    await Promise.all([this.nodes.start(), this.pods.start(), this.informers.start()]);
     void this.loop();
   }
 
@@ -193,6 +203,7 @@ export class Scheduler {
   }
 
   private podChanged(old: Pod | undefined, pod: Pod): void {
+    this.nominator.update(pod);
     if (assigned(pod)) {
       if (old && !assigned(old)) this.queue.delete(old);
       if (terminal(pod)) {
@@ -302,7 +313,7 @@ export class Scheduler {
     for (let i = 0; i < numAllNodes && feasible.length < want; i++) {
       const node = nodes[(start + i) % numAllNodes]!;
       processed++;
-      const s = this.framework.runFilter(state, pod, node, filters);
+      const s = this.nominator.filter(node, pod, (n) => this.framework.runFilter(state, pod, n, filters));
       if (s.code === 'Success') feasible.push(node);
       else if (s.code === 'Error') return { error: s };
       else {

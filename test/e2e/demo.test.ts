@@ -91,7 +91,17 @@ describe('kite up --demo (npm start)', () => {
   test('starts the cluster, trains, prints the accuracy and the next steps, and stops cleanly on Ctrl-C', async () => {
     const kubeconfig = join(dir, 'user-kubeconfig');
     // Its own bridge and /24 (out of the range the harness uses), so it never meets another test cluster's network.
-    const net = ['--bridge', `ku${randomBytes(3).toString('hex')}`, '--pod-cidr', `10.244.${50 + Math.floor(Math.random() * 50)}.0/24`];
+    const net = [
+      '--bridge',
+      `ku${randomBytes(3).toString('hex')}`,
+      '--pod-cidr',
+      `10.244.${50 + Math.floor(Math.random() * 50)}.0/24`,
+      // Its own service range and any free Ingress port, as the harness gives its servers.
+      '--service-cidr',
+      `10.${112 + Math.floor(Math.random() * 88)}.${Math.floor(Math.random() * 256)}.0/24`,
+      '--ingress-port',
+      '0',
+    ];
     const args = [join(ROOT, 'bin', 'kite.js'), 'up', '--demo', '--data-dir', join(dir, 'data'), '--port', '0', '--bind-address', '127.0.0.1', ...net];
     const proc = spawn(process.execPath, args, { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
@@ -103,10 +113,10 @@ describe('kite up --demo (npm start)', () => {
 
     // Read stdout until the demo's result and the "Kite is up" lines; fail early if it exits or the demo fails.
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no demo result within 240 s:\n${stdout}\n${stderr}`)), 240_000);
+      const timer = setTimeout(() => reject(new Error(`no demo result within 300 s:\n${stdout}\n${stderr}`)), 300_000);
       const check = () => {
         if (/the ML demo failed/.test(stderr)) return done(new Error(`demo failed:\n${stdout}\n${stderr}`));
-        if (/\[4\/4\] batch inference… accuracy [0-9.]+/.test(stdout) && /Press Ctrl-C to stop the cluster\./.test(stdout)) done();
+        if (/\[6\/6\] predicting through the Ingress/.test(stdout) && /Press Ctrl-C to stop the cluster\./.test(stdout)) done();
       };
       const onExit = (code: number | null) => done(new Error(`kite up exited (${code}) before the demo finished:\n${stdout}\n${stderr}`));
       const done = (err?: Error) => {
@@ -123,15 +133,29 @@ describe('kite up --demo (npm start)', () => {
     });
 
     // Each step in order, training streamed from the train Job's logs, then the metrics, then the next steps.
-    const steps = ['[1/4] creating the model volume… done', '[2/4] starting the training job… done', '      training: 200/200 trees', '[3/4] training… done in', '[4/4] batch inference… accuracy', 'ML demo done in', 'Kite is up: node'];
+    const steps = [
+      '[1/6] creating the model volume… done',
+      '[2/6] starting the training job… done',
+      '      training: 200/200 trees',
+      '[3/6] training… done in',
+      '[4/6] batch inference… accuracy',
+      'ML demo done in',
+      '[5/6] serving the model (Deployment, Service, Ingress, autoscaler)… ready',
+      '[6/6] predicting through the Ingress: POST http://127.0.0.1:',
+      'Kite is up: node',
+    ];
     let at = -1;
     for (const s of steps) {
       const i = stdout.indexOf(s, at + 1);
       assert.ok(i > at, `"${s}" missing or out of order in:\n${stdout}`);
       at = i;
     }
-    assert.match(stdout, /\[3\/4\] training… done in \d+\.\d s \(train accuracy (1\.000|0\.9\d\d)\)/);
-    const accuracy = Number(/\[4\/4\] batch inference… accuracy ([0-9.]+)/.exec(stdout)![1]);
+    assert.match(stdout, /\[3\/6\] training… done in \d+\.\d s \(train accuracy (1\.000|0\.9\d\d)\)/);
+    const accuracy = Number(/\[4\/6\] batch inference… accuracy ([0-9.]+)/.exec(stdout)![1]);
+    // The served model answers held-out digits through the Ingress, mostly right, from a pod of the Deployment.
+    const served = /\/v1\/models\/digits:predict… (\d)\/5 right .*\n {6}predicted \[[\d,]+\], true \[[\d,]+\], answered by pod (digits-server-\S+)/.exec(stdout);
+    assert.ok(served, `no prediction through the Ingress in:\n${stdout}`);
+    assert.ok(Number(served[1]) >= 3, `only ${served[1]}/5 held-out digits right`);
     assert.ok(accuracy >= 0.8 && accuracy <= 1, `accuracy ${accuracy}`);
 
     // The next steps work as printed: kubectl on the merged context reads the same result from the cluster.

@@ -85,11 +85,22 @@ export class KiteServer {
    * clusters never share the network of a `kite up` running on the same machine.
    */
   private podNetworkArgs(): string[] {
-    this.net ??= { bridge: `kt${randomBytes(3).toString('hex')}`, cidr: `10.244.${100 + Math.floor(Math.random() * 150)}.0/24` };
-    return ['--bridge', this.net.bridge, '--pod-cidr', this.net.cidr];
+    this.net ??= {
+      bridge: `kt${randomBytes(3).toString('hex')}`,
+      cidr: `10.244.${100 + Math.floor(Math.random() * 150)}.0/24`,
+      // A service CIDR of its own, outside 10.96.0.0/12 (a `kite up` on this machine proxies that one).
+      serviceCidr: `10.${112 + Math.floor(Math.random() * 88)}.${Math.floor(Math.random() * 256)}.0/24`,
+    };
+    // Any free port for the Ingress controller: port 80 may belong to a `kite up` or another test server.
+    return ['--bridge', this.net.bridge, '--pod-cidr', this.net.cidr, '--service-cidr', this.net.serviceCidr, '--ingress-port', '0'];
   }
 
-  private net?: { bridge: string; cidr: string };
+  private net?: { bridge: string; cidr: string; serviceCidr: string };
+
+  /** The bridge and pod CIDR of this server's node (agent servers, once started). */
+  get podNetwork(): { bridge: string; cidr: string } | undefined {
+    return this.net && { bridge: this.net.bridge, cidr: this.net.cidr };
+  }
 
   /** Stops the server with a signal and waits for it to exit; returns its exit code. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
@@ -131,6 +142,13 @@ export class KiteServer {
   /** Creates a namespace with `kubectl create -f` (a manifest, not the generator), so a test works in its own. */
   async namespace(name: string): Promise<void> {
     await this.k(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
+  }
+
+  /** The Ingress controller's HTTP port on the node, from the server's log (agent servers only). */
+  ingressPort(): number {
+    const m = /Ingress controller serving HTTP on port (\d+)/.exec(this.log);
+    if (!m) throw new Error(`the server did not start an Ingress controller:\n${this.log}`);
+    return Number(m[1]);
   }
 
   /** The server's base URL from its kubeconfig. */

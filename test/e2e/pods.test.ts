@@ -350,8 +350,8 @@ test('unschedulable pods stay Pending with a FailedScheduling event that says wh
   await waitFor('pod/picky', reason, 'Unschedulable');
   assert.deepEqual(await podRow('big'), { ready: '0/1', status: 'Pending', restarts: '0' });
   assert.deepEqual(await podRow('picky'), { ready: '0/1', status: 'Pending', restarts: '0' });
-  const cpuMsg = '0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod..';
-  const selMsg = "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling..";
+  const cpuMsg = '0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.';
+  const selMsg = "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
   await eventually(async () => (await server.k(['describe', 'pod', 'big'])).includes(cpuMsg), 10_000, 'the Insufficient cpu event');
   await eventually(async () => (await server.k(['describe', 'pod', 'picky'])).includes(selMsg), 10_000, 'the node selector event');
   assert.match(await server.k(['describe', 'pod', 'big']), /Warning\s+FailedScheduling\s+.*default-scheduler\s+0\/1 nodes are available: 1 Insufficient cpu\./);

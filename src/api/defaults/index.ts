@@ -30,6 +30,13 @@ export function imageTag(image: string): string {
   return at >= 0 ? '' : 'latest';
 }
 
+/** SetDefaults_PersistentVolumeClaim + SetDefaults_PersistentVolumeClaimSpec: Filesystem volumes, phase Pending. */
+function defaultPersistentVolumeClaim(o: Obj): void {
+  def(child(o, 'spec'), 'volumeMode', 'Filesystem');
+  const st = child(o, 'status');
+  if (!st.phase) st.phase = 'Pending';
+}
+
 /** SetDefaults_Probe + SetDefaults_HTTPGetAction. */
 function defaultProbe(p: Obj | undefined): void {
   if (!p) return;
@@ -237,11 +244,7 @@ const DEFAULTERS: Record<string, Defaulter> = {
   '/Secret': (o) => {
     if (!o.type) o.type = 'Opaque';
   },
-  '/PersistentVolumeClaim': (o) => {
-    def(child(o, 'spec'), 'volumeMode', 'Filesystem');
-    const st = child(o, 'status');
-    if (!st.phase) st.phase = 'Pending';
-  },
+  '/PersistentVolumeClaim': defaultPersistentVolumeClaim,
   '/PersistentVolume': (o) => {
     const s = child(o, 'spec');
     if (!s.persistentVolumeReclaimPolicy) s.persistentVolumeReclaimPolicy = 'Retain';
@@ -289,6 +292,8 @@ const DEFAULTERS: Record<string, Defaulter> = {
     if (!pol.whenDeleted) pol.whenDeleted = 'Retain';
     if (!pol.whenScaled) pol.whenScaled = 'Retain';
     defaultTemplate(s.template);
+    // SetObjectDefaults_StatefulSet defaults each claim template as a PersistentVolumeClaim.
+    for (const t of (s.volumeClaimTemplates ?? []) as Obj[]) if (t && typeof t === 'object') defaultPersistentVolumeClaim(t);
   },
   'apps/DaemonSet': (o) => {
     const s = child(o, 'spec');

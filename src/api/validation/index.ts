@@ -37,6 +37,7 @@ const VALIDATORS: Record<string, Validator> = {
   'apps/ReplicaSet': (o, old) => [...wl.validateReplicaSet(o), ...(old ? wl.validateSelectorImmutable(o, old) : [])],
   'apps/DaemonSet': (o, old) => [...wl.validateDaemonSet(o), ...(old ? wl.validateSelectorImmutable(o, old) : [])],
   'apps/StatefulSet': (o, old) => (old ? wl.validateStatefulSetUpdate(o, old) : wl.validateStatefulSet(o)),
+  'apps/ControllerRevision': (o, old) => wl.validateControllerRevision(o, old),
   'batch/Job': (o, old) => (old ? batch.validateJobUpdate(o, old) : batch.validateJob(o)),
   'batch/CronJob': (o, old) => batch.validateCronJob(o, old),
   'networking.k8s.io/Ingress': (o) => others.validateIngress(o),

@@ -3,11 +3,13 @@
  * pkg/apis/core/validation (ValidatePodSpec, ValidatePodUpdate,
  * ValidatePodTemplateSpec), with upstream's messages.
  */
+import { isIP } from 'node:net';
 import { field, type FieldError } from '../errors.js';
 import {
   inclusiveRangeError,
   isConfigMapKey,
   isDNS1123Label,
+  isDNS1123Subdomain,
   isQualifiedName,
   isValidLabelValue,
   isValidPortName,
@@ -396,6 +398,33 @@ function validateDNSPolicy(policy: unknown, path: string): FieldError[] {
   return [field.notSupported(path, policy, ['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'])];
 }
 
+/** upstream validatePodDNSConfig: None needs nameservers; at most 3 IP nameservers and 32 search domains (2048 characters); named options. */
+function validatePodDNSConfig(dc: Obj | undefined, policy: unknown, path: string): FieldError[] {
+  const nameservers: string[] = Array.isArray(dc?.nameservers) ? dc.nameservers : [];
+  if (policy === 'None') {
+    if (!dc) return [field.required(path, 'must provide `dnsConfig` when `dnsPolicy` is None')];
+    if (nameservers.length === 0) return [field.required(`${path}.nameservers`, 'must provide at least one DNS nameserver when `dnsPolicy` is None')];
+  }
+  if (!dc) return [];
+  const errs: FieldError[] = [];
+  if (nameservers.length > 3) errs.push(field.invalid(`${path}.nameservers`, nameservers, 'must not have more than 3 nameservers'));
+  nameservers.forEach((ns, i) => {
+    if (!isIP(String(ns))) errs.push(field.invalid(`${path}.nameservers[${i}]`, ns, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'));
+  });
+  const searches: string[] = Array.isArray(dc.searches) ? dc.searches : [];
+  if (searches.length > 32) errs.push(field.invalid(`${path}.searches`, searches, 'must not have more than 32 search paths'));
+  if (searches.join(' ').length > 2048) errs.push(field.invalid(`${path}.searches`, searches, 'must not have more than 2048 characters (including spaces) in the search list'));
+  searches.forEach((search, i) => {
+    // A trailing dot is fine.
+    const trimmed = String(search).replace(/\.$/, '');
+    for (const m of isDNS1123Subdomain(trimmed)) errs.push(field.invalid(`${path}.searches[${i}]`, trimmed, m));
+  });
+  ((Array.isArray(dc.options) ? dc.options : []) as Obj[]).forEach((o, i) => {
+    if (!o?.name) errs.push(field.required(`${path}.options[${i}]`, 'must not be empty'));
+  });
+  return errs;
+}
+
 /** ValidatePodSpec (the parts Kite enforces), in upstream's order. */
 export function validatePodSpec(spec: Obj | undefined, path: string): FieldError[] {
   const s: Obj = spec ?? {};
@@ -407,9 +436,7 @@ export function validatePodSpec(spec: Obj | undefined, path: string): FieldError
   errs.push(...validateContainerList(s.initContainers, vols.names, `${path}.initContainers`, seen, false));
   errs.push(...validateRestartPolicy(s.restartPolicy, `${path}.restartPolicy`));
   errs.push(...validateDNSPolicy(s.dnsPolicy, `${path}.dnsPolicy`));
-  if (s.dnsPolicy === 'None' && !s.dnsConfig) {
-    errs.push(field.required(`${path}.dnsConfig`, "must provide `dnsConfig` when `dnsPolicy` is None"));
-  }
+  errs.push(...validatePodDNSConfig(s.dnsConfig, s.dnsPolicy, `${path}.dnsConfig`));
   errs.push(...validateLabels(s.nodeSelector, `${path}.nodeSelector`));
   if (s.serviceAccountName) for (const m of nameIsDNSSubdomain(s.serviceAccountName, false)) errs.push(field.invalid(`${path}.serviceAccountName`, s.serviceAccountName, m));
   if (s.nodeName) for (const m of nameIsDNSSubdomain(s.nodeName, false)) errs.push(field.invalid(`${path}.nodeName`, s.nodeName, m));

@@ -179,7 +179,12 @@ export function validateStatefulSet(ss: Obj): FieldError[] {
   errs.push(...validateNonnegative(s.minReadySeconds, 'spec.minReadySeconds'));
   if (s.ordinals) errs.push(...validateNonnegative(s.ordinals.start, 'spec.ordinals.start'));
   errs.push(...validateSelector(s.selector, 'spec.selector', 'statefulset'));
-  errs.push(...validateTemplateForController(s.template, s.selector, 'spec.template', 'StatefulSet'));
+  // Containers may mount the claim templates: each pod gets them as persistentVolumeClaim volumes (replacing same-named ones).
+  const claimNames = new Set(((s.volumeClaimTemplates ?? []) as Obj[]).map((t) => t?.metadata?.name));
+  const claims = [...claimNames].map((name) => ({ name, persistentVolumeClaim: { claimName: name } }));
+  const own = ((s.template?.spec?.volumes ?? []) as Obj[]).filter((v) => !claimNames.has(v?.name));
+  const template = s.template && claims.length ? { ...s.template, spec: { ...(s.template.spec ?? {}), volumes: [...own, ...claims] } } : s.template;
+  errs.push(...validateTemplateForController(template, s.selector, 'spec.template', 'StatefulSet'));
   return errs;
 }
 
@@ -222,6 +227,15 @@ export function validateDaemonSet(ds: Obj): FieldError[] {
     default:
       errs.push(field.notSupported('spec.updateStrategy', us, ['OnDelete', 'RollingUpdate']));
   }
+  return errs;
+}
+
+/** ValidateControllerRevision: data is mandatory and revision not negative; on update, data is immutable. */
+export function validateControllerRevision(cr: Obj, old?: Obj): FieldError[] {
+  const errs: FieldError[] = [];
+  if (cr.data === undefined || cr.data === null) errs.push(field.required('data', 'data is mandatory'));
+  errs.push(...validateNonnegative(cr.revision, 'revision'));
+  if (old) errs.push(...validateImmutableField(cr.data, old.data, 'data'));
   return errs;
 }
 

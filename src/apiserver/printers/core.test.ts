@@ -280,7 +280,7 @@ test('resource quota splits requests and limits, sorted by resource', () => {
     metadata: meta('quota'),
     status: { hard: { pods: '10', 'requests.cpu': '1', 'limits.memory': '2Gi', 'requests.memory': '1024Mi' }, used: { pods: '2', 'requests.cpu': '500m', 'requests.memory': '0' } },
   };
-  assert.deepEqual(printerFor('', 'ResourceQuota').row(rq, now), ['quota', 'pods: 2/10, requests.cpu: 500m/1, requests.memory: 0/1Gi', 'limits.memory: 0/2Gi', '10m']);
+  assert.deepEqual(printerFor('', 'ResourceQuota').row(rq, now), ['quota', '10m', 'pods: 2/10, requests.cpu: 500m/1, requests.memory: 0/1Gi', 'limits.memory: 0/2Gi']);
 });
 
 test('pod template and replication controller', () => {

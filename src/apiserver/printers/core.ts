@@ -592,9 +592,10 @@ export const eventPrinter: KindPrinter = {
 export const resourceQuotaPrinter: KindPrinter = {
   columns: [
     NAME_COLUMN,
+    // Upstream's order: AGE before the usage lists.
+    AGE_COLUMN,
     col('Request', 'string', 'Request represents a minimum amount of cpu/memory that a container may consume.'),
     col('Limit', 'string', 'Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.'),
-    AGE_COLUMN,
   ],
   row: (obj, now) => {
     const status = rec(rec(obj).status);
@@ -607,6 +608,6 @@ export const resourceQuotaPrinter: KindPrinter = {
       const target = pieces.length > 1 && pieces[0] === 'limits' ? limits : requests;
       target.push(`${resource}: ${quantityString(used[resource])}/${quantityString(hard[resource])}`);
     }
-    return [nameOf(obj), requests.join(', '), limits.join(', '), creationAge(obj, now)];
+    return [nameOf(obj), creationAge(obj, now), requests.join(', '), limits.join(', ')];
   },
 };

@@ -331,3 +331,54 @@ test('the system namespaces may not be deleted (NamespaceLifecycle)', async () =
   }
   await r.close();
 });
+
+test('a DaemonSet keeps its template generation in the annotation apps/v1 uses: 1 at first, +1 per template change, not settable', async (t) => {
+  const env = await startRegistry();
+  t.after(() => env.close());
+  const daemonsets = env.store('apps', 'v1', 'daemonsets');
+  const gen = (ds: any) => ds.metadata.annotations['deprecated.daemonset.template.generation'];
+  const template = (image: string) => ({ metadata: { labels: { app: 'a' } }, spec: { containers: [{ name: 'c', image }] } });
+  let ds = await daemonsets.create(ctx(), { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'a' }, spec: { selector: { matchLabels: { app: 'a' } }, template: template('busybox') } });
+  assert.equal(gen(ds), '1');
+  ds.metadata.annotations['deprecated.daemonset.template.generation'] = '9';
+  ds.spec.minReadySeconds = 5;
+  ds = (await daemonsets.update(ctx(), 'a', ds)).obj;
+  assert.equal(gen(ds), '1');
+  ds.spec.template = template('busybox:1.36');
+  ds = (await daemonsets.update(ctx(), 'a', ds)).obj;
+  assert.equal(gen(ds), '2');
+  assert.equal(ds.metadata.generation, 3);
+});
+
+test('ControllerRevisions need data, a non-negative revision, and their data never changes', async (t) => {
+  const env = await startRegistry();
+  t.after(() => env.close());
+  const revisions = env.store('apps', 'v1', 'controllerrevisions');
+  const rev = (extra: Record<string, unknown>) => ({ apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata: { name: 'r' }, ...extra });
+  await rejectsWith(revisions.create(ctx(), rev({ data: {}, revision: -1 })), 422, 'ControllerRevision.apps "r" is invalid: revision: Invalid value: -1: must be greater than or equal to 0');
+  await rejectsWith(revisions.create(ctx(), rev({ revision: 1 })), 422, 'ControllerRevision.apps "r" is invalid: data: Required value: data is mandatory');
+  const created = await revisions.create(ctx(), rev({ data: { spec: { template: { $patch: 'replace' } } }, revision: 1 }));
+  await rejectsWith(revisions.update(ctx(), 'r', { ...created, data: { spec: {} } }), 422, /^ControllerRevision\.apps "r" is invalid: data: Invalid value: .*: field is immutable$/);
+  // The revision number may change (a rollback renumbers a revision).
+  const renumbered = (await revisions.update(ctx(), 'r', { ...created, revision: 3 })).obj;
+  assert.equal(renumbered.revision, 3);
+});
+
+test('StatefulSet claim templates are defaulted as PersistentVolumeClaims, and containers may mount them', async (t) => {
+  const env = await startRegistry();
+  t.after(() => env.close());
+  const sets = env.store('apps', 'v1', 'statefulsets');
+  const ss = await sets.create(ctx(), {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: 's' },
+    spec: {
+      serviceName: 's',
+      selector: { matchLabels: { app: 's' } },
+      template: { metadata: { labels: { app: 's' } }, spec: { containers: [{ name: 'c', image: 'busybox', volumeMounts: [{ name: 'data', mountPath: '/data' }] }] } },
+      volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
+    },
+  });
+  assert.equal(ss.spec.volumeClaimTemplates[0].spec.volumeMode, 'Filesystem');
+  assert.deepEqual(ss.spec.volumeClaimTemplates[0].status, { phase: 'Pending' });
+});

@@ -6,6 +6,7 @@ import { ApiError, errors, field } from '../../api/errors.js';
 import type { Strategy } from './strategy.js';
 import type { CustomResourceDefinition, Namespace, PersistentVolume, PersistentVolumeClaim, Pod, Secret } from '../../api/generated/types.js';
 import { parseQuantity, type Quantity } from '../../api/quantity.js';
+import { deepEqual } from '../../util/json.js';
 import { NODE_PORT_RANGE, RangeAllocator, ipToNumber, numberToIp, parseCidr, serviceIpAllocator } from './ipalloc.js';
 
 /** Resources whose metadata.generation follows spec changes. */
@@ -22,6 +23,8 @@ const TRACK_GENERATION = new Set([
   'networking.k8s.io/ingresses',
   'networking.k8s.io/networkpolicies',
   'apiextensions.k8s.io/customresourcedefinitions',
+  // upstream endpointslice strategy: generation moves when endpoints, ports or addressType change.
+  'discovery.k8s.io/endpointslices',
 ]);
 
 /** Resources that accept PUT of an object that does not exist yet. */
@@ -106,6 +109,13 @@ const podStrategy = {
   },
 } satisfies Strategy<Pod>;
 
+/** upstream PodDisruptionBudget PrepareForCreate: a new budget starts with an all-zero status (it allows no disruption until counted). */
+const pdbStrategy: Strategy = {
+  prepareForCreate(pdb) {
+    pdb.status = { currentHealthy: 0, desiredHealthy: 0, disruptionsAllowed: 0, expectedPods: 0 };
+  },
+};
+
 /** Namespaces that may not be deleted (upstream NamespaceLifecycle's immortal namespaces). */
 const IMMORTAL_NAMESPACES = ['default', 'kube-system', 'kube-public'];
 
@@ -148,6 +158,35 @@ const secretStrategy = {
   prepareForCreate: (secret) => mergeStringData(secret),
   prepareForUpdate: (secret) => mergeStringData(secret),
 } satisfies Strategy<Secret>;
+
+/** Where apps/v1 keeps a DaemonSet's template generation (upstream appsv1.DeprecatedTemplateGeneration). */
+export const DAEMONSET_TEMPLATE_GENERATION_ANNOTATION = 'deprecated.daemonset.template.generation';
+
+function templateGeneration(ds: any): number {
+  const n = Number(ds?.metadata?.annotations?.[DAEMONSET_TEMPLATE_GENERATION_ANNOTATION]);
+  return Number.isInteger(n) ? n : 0;
+}
+
+function setTemplateGeneration(ds: any, n: number): void {
+  const md = (ds.metadata ??= {});
+  md.annotations = { ...(md.annotations ?? {}), [DAEMONSET_TEMPLATE_GENERATION_ANNOTATION]: String(n) };
+}
+
+/**
+ * upstream daemonset strategy: spec.templateGeneration starts at 1 and grows
+ * by one with every template change; clients cannot set it. apps/v1 carries
+ * it in an annotation, which the DaemonSet controller copies into its pods'
+ * `pod-template-generation` label.
+ */
+const daemonSetStrategy: Strategy = {
+  prepareForCreate(ds) {
+    setTemplateGeneration(ds, Math.max(1, templateGeneration(ds)));
+  },
+  prepareForUpdate(ds, old) {
+    const gen = templateGeneration(old);
+    setTemplateGeneration(ds, deepEqual(ds.spec?.template, old.spec?.template) ? gen : gen + 1);
+  },
+};
 
 const nodeStrategy: Strategy = {
   keepStatusOnCreate: true,
@@ -385,6 +424,12 @@ export function builtinStrategy(
       break;
     case 'batch/jobs':
       s = { prepareForCreate: (job) => extra.jobSelector?.(job) };
+      break;
+    case 'policy/poddisruptionbudgets':
+      s = pdbStrategy;
+      break;
+    case 'apps/daemonsets':
+      s = daemonSetStrategy;
       break;
   }
   if (TRACK_GENERATION.has(key)) s.trackGeneration = true;

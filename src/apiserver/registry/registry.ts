@@ -20,6 +20,7 @@ import { CacheSet } from './cache.js';
 import { Store, type Conversion, type PatchSupport, type TypeSupport } from './store.js';
 import { builtinConversion } from '../../api/conversion/index.js';
 import { ServiceAllocator, builtinStrategy, pickDefaultStorageClass } from './builtin.js';
+import { AdmissionChain } from '../admission/index.js';
 
 /** What the registry needs to build stores. */
 export interface RegistryConfig {
@@ -49,6 +50,8 @@ export const builtinResolver = new SchemaResolver(definitions);
 export class Registry {
   readonly caches: CacheSet;
   readonly services: ServiceAllocator;
+  /** LimitRanger, Priority and ResourceQuota admission, wrapped around every store's strategy. */
+  readonly admission = new AdmissionChain(this);
   private readonly stores = new Map<string, Store>();
   private readonly order: ResourceInfo[] = [];
   private readonly changeListeners = new Set<() => void>();
@@ -106,7 +109,7 @@ export class Registry {
 
   /** Builds a store wired to this registry's storage and admission. */
   newStore(info: ResourceInfo, strategy: import('./strategy.js').Strategy, types: TypeSupport, conversion?: Conversion): Store {
-    const store = new Store(info, strategy, types, this.config.backend, this.caches, this.config.patch ?? DEFAULT_PATCH, (ns, name) =>
+    const store = new Store(info, this.admission.wrap(info, strategy), types, this.config.backend, this.caches, this.config.patch ?? DEFAULT_PATCH, (ns, name) =>
       this.checkNamespace(info, ns, name),
       conversion,
     );

@@ -27,6 +27,18 @@ describe('cgroup hierarchy detection', () => {
     assert.deepEqual(detectCgroups(mounts, '5:memory:/docker/abc'), { version: 1, controllers: { memory: '/sys/fs/cgroup/memory', cpu: undefined } });
   });
 
+  it('names cpuacct only when it is mounted apart from cpu (its CPU accounting is then in its own hierarchy)', () => {
+    const mounts = [
+      '32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu',
+      '33 31 0:30 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct',
+      '35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory',
+    ].join('\n');
+    assert.deepEqual(detectCgroups(mounts, '4:memory:/a\n2:cpuacct:/a\n1:cpu:/a'), {
+      version: 1,
+      controllers: { memory: '/sys/fs/cgroup/memory/a', cpu: '/sys/fs/cgroup/cpu/a', cpuacct: '/sys/fs/cgroup/cpuacct/a' },
+    });
+  });
+
   it('finds nothing without a memory controller', () => {
     assert.equal(detectCgroups('25 24 0:22 / /sys/fs/cgroup ro - tmpfs tmpfs ro', '0::/'), undefined);
   });

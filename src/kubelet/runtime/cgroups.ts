@@ -12,8 +12,11 @@ export type CgroupHierarchy =
   | { version: 2; /** Mount point of the unified hierarchy. */ mount: string }
   | {
       version: 1;
-      /** Controller → directory of this process's own cgroup in that controller's hierarchy. */
-      controllers: { memory: string; cpu?: string };
+      /**
+       * Controller → directory of this process's own cgroup in that controller's hierarchy;
+       * `cpuacct` only where it is mounted apart from `cpu` (co-mounted, `cpu` has its files).
+       */
+      controllers: { memory: string; cpu?: string; cpuacct?: string };
     };
 
 /** Limits of one container, as the runtime contract carries them. */
@@ -77,14 +80,17 @@ export function detectCgroups(mountinfo?: string, selfCgroup?: string): CgroupHi
     if (fstype === 'cgroup2') v2 ??= mountPoint;
     if (fstype !== 'cgroup') continue;
     for (const c of superOpts.split(',')) {
-      if (c !== 'memory' && c !== 'cpu') continue;
+      if (c !== 'memory' && c !== 'cpu' && c !== 'cpuacct') continue;
       const self = own.get(c) ?? '/';
       // The mount may show a subtree (cgroup namespaces, bind mounts): our path is relative to its root.
       const rel = root !== '/' && self.startsWith(root) ? self.slice(root.length) : self;
       v1.set(c, join(mountPoint, rel));
     }
   }
-  if (v1.has('memory')) return { version: 1, controllers: { memory: v1.get('memory')!, cpu: v1.get('cpu') } };
+  if (v1.has('memory')) {
+    const acct = v1.get('cpuacct');
+    return { version: 1, controllers: { memory: v1.get('memory')!, cpu: v1.get('cpu'), ...(acct !== undefined && acct !== v1.get('cpu') ? { cpuacct: acct } : {}) } };
+  }
   if (v2 !== undefined) {
     try {
       if (readFileSync(join(v2, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('memory')) return { version: 2, mount: v2 };
@@ -103,8 +109,73 @@ export interface ContainerCgroup {
   oomKills(): number;
   /** Pids still in the cgroup. */
   pids(): number[];
+  /** What the cgroup has used so far (undefined once it is gone). */
+  usage(): CgroupUsage | undefined;
   /** Kills what is left in it and removes it (idempotent). */
   remove(): Promise<void>;
+}
+
+/** Resource usage a cgroup records, as cAdvisor reads it for kubelet's stats. */
+export interface CgroupUsage {
+  /** Cumulative CPU time of every task that ran in the cgroup, in nanoseconds. */
+  cpuUsageNanos?: number;
+  memoryUsageBytes?: number;
+  /** Usage minus inactive file pages: kubelet's working set (what `kubectl top` and evictions use). */
+  workingSetBytes?: number;
+  rssBytes?: number;
+  pageFaults?: number;
+  majorPageFaults?: number;
+}
+
+/** Parses a `memory.stat` (or `cpu.stat`) file: one `key value` pair per line. */
+export function parseKeyedFile(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined && /^\d+$/.test(v)) out.set(k, Number(v));
+  }
+  return out;
+}
+
+/**
+ * Reads a cgroup's usage from its memory directory and its CPU accounting
+ * directory (v1 `cpuacct`, v2 the same unified directory). The working set
+ * is usage minus `inactive_file`, never below zero, as cAdvisor computes it.
+ */
+export function readCgroupUsage(version: 1 | 2, memDir: string, cpuDir: string | undefined): CgroupUsage | undefined {
+  const read = (path: string): string | undefined => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const memText = read(join(memDir, version === 1 ? 'memory.usage_in_bytes' : 'memory.current'));
+  if (memText === undefined) return undefined;
+  const out: CgroupUsage = {};
+  const usage = Number(memText.trim());
+  const stat = parseKeyedFile(read(join(memDir, 'memory.stat')) ?? '');
+  // v1 reports the hierarchy's totals under `total_*` (the cgroup and its descendants).
+  const key = (k: string) => stat.get(version === 1 ? `total_${k}` : k);
+  const inactiveFile = key('inactive_file') ?? 0;
+  out.memoryUsageBytes = usage;
+  out.workingSetBytes = inactiveFile < usage ? usage - inactiveFile : 0;
+  const rss = version === 1 ? key('rss') : key('anon');
+  if (rss !== undefined) out.rssBytes = rss;
+  const faults = key('pgfault');
+  const major = key('pgmajfault');
+  if (faults !== undefined) out.pageFaults = faults;
+  if (major !== undefined) out.majorPageFaults = major;
+  if (cpuDir !== undefined) {
+    if (version === 1) {
+      const ns = read(join(cpuDir, 'cpuacct.usage'));
+      if (ns !== undefined && /^\d+$/.test(ns.trim())) out.cpuUsageNanos = Number(ns.trim());
+    } else {
+      const usec = parseKeyedFile(read(join(cpuDir, 'cpu.stat')) ?? '').get('usage_usec');
+      if (usec !== undefined) out.cpuUsageNanos = usec * 1000;
+    }
+  }
+  return out;
 }
 
 /** Options of a CgroupManager. */
@@ -166,6 +237,10 @@ async function removeCgroupDir(dir: string): Promise<void> {
 export class CgroupManager {
   private readonly roots: string[] = [];
   private created: string[] = [];
+  /** Index in `roots` of the directory with CPU accounting (v1 `cpuacct`, co-mounted `cpu`, or the v2 root). */
+  private acctRoot: number | undefined;
+  /** Live container cgroups by id (what usage() reports on). */
+  private readonly live = new Map<string, ContainerCgroup>();
 
   constructor(private readonly opts: CgroupManagerOptions) {}
 
@@ -187,6 +262,9 @@ export class CgroupManager {
         if (base === undefined) continue;
         this.roots.push(this.ensureDir(join(base, this.opts.name)));
       }
+      // CPU usage is accounted by cpuacct: in the cpu directory when co-mounted, else in its own hierarchy.
+      if (h.controllers.cpuacct !== undefined) this.roots.push(this.ensureDir(join(h.controllers.cpuacct, this.opts.name)));
+      this.acctRoot = h.controllers.cpuacct !== undefined ? this.roots.length - 1 : h.controllers.cpu !== undefined ? 1 : undefined;
       // v1 memory hierarchy must be on for the root's limit to bound children (the default since 5.x; harmless elsewhere).
       tryWrite(join(this.roots[0]!, 'memory.use_hierarchy'), '1');
       await this.removeStale();
@@ -198,6 +276,7 @@ export class CgroupManager {
     if (!controllers.every((c) => active.includes(c))) write(join(h.mount, 'cgroup.subtree_control'), enable);
     const root = this.ensureDir(join(h.mount, this.opts.name));
     this.roots.push(root);
+    this.acctRoot = 0;
     write(join(root, 'cgroup.subtree_control'), enable);
     await this.removeStale();
   }
@@ -219,6 +298,7 @@ export class CgroupManager {
     for (const dir of this.created.reverse()) await removeCgroupDir(dir);
     this.created = [];
     this.roots.length = 0;
+    this.live.clear();
   }
 
   /** Creates a container's cgroup with its limits; the process joins it through `procsFiles`. */
@@ -256,7 +336,8 @@ export class CgroupManager {
       throw new Error(`setting cgroup limits for ${id}: ${(e as Error).message}`);
     }
     const memDir = dirs[0]!;
-    return {
+    const acctDir = this.acctRoot === undefined ? undefined : dirs[this.acctRoot];
+    const handle: ContainerCgroup = {
       procsFiles: dirs.map((d) => join(d, 'cgroup.procs')),
       oomKills: () => {
         try {
@@ -267,10 +348,24 @@ export class CgroupManager {
         }
       },
       pids: () => readPids(join(memDir, 'cgroup.procs')),
+      usage: () => readCgroupUsage(h.version, memDir, acctDir),
       remove: async () => {
+        this.live.delete(id);
         for (const d of dirs) await removeCgroupDir(d);
       },
     };
+    this.live.set(id, handle);
+    return handle;
+  }
+
+  /** Usage of every live container cgroup, by container id (kubelet's stats come from here). */
+  usage(): Map<string, CgroupUsage> {
+    const out = new Map<string, CgroupUsage>();
+    for (const [id, cg] of this.live) {
+      const u = cg.usage();
+      if (u) out.set(id, u);
+    }
+    return out;
   }
 
   private ensureDir(dir: string): string {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { allocateIp, gatewayOf, hostVethName, ipamRecords, numberToIp, parseCidr, releaseIp } from './network.js';
+import { HostLocalIpam, gatewayOf, hostVethName, ipamRecords, numberToIp, parseCidr } from './network.js';
 
 const base = mkdtempSync(join(tmpdir(), 'kite-ipam-'));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -31,43 +31,48 @@ describe('pod CIDR arithmetic', () => {
 });
 
 describe('IP allocation', () => {
-  it('hands out distinct addresses after the gateway and never the broadcast address', () => {
+  it('hands out distinct addresses after the gateway and never the broadcast address', async () => {
     const dir = ipamDir();
     const cidr = parseCidr('10.250.1.0/29'); // .2 … .6 usable
-    const got = ['a', 'b', 'c', 'd', 'e'].map((o) => allocateIp(dir, cidr, o));
+    const ipam = new HostLocalIpam(dir, cidr);
+    const got: string[] = [];
+    for (const o of ['a', 'b', 'c', 'd', 'e']) got.push(await ipam.allocate(o));
     assert.deepEqual(got, ['10.250.1.2', '10.250.1.3', '10.250.1.4', '10.250.1.5', '10.250.1.6']);
-    assert.throws(() => allocateIp(dir, cidr, 'f'), /no IP addresses available in range 10\.250\.1\.0\/29/);
+    await assert.rejects(ipam.allocate('f'), /no IP addresses available in range 10\.250\.1\.0\/29/);
   });
 
-  it('gives an owner the address it already holds', () => {
+  it('gives an owner the address it already holds', async () => {
     const dir = ipamDir();
     const cidr = parseCidr('10.250.2.0/24');
-    const ip = allocateIp(dir, cidr, 'pod-a');
-    assert.equal(allocateIp(dir, cidr, 'pod-a'), ip);
+    const ipam = new HostLocalIpam(dir, cidr);
+    const ip = await ipam.allocate('pod-a');
+    assert.equal(await ipam.allocate('pod-a'), ip);
     assert.equal(ipamRecords(dir).size, 1);
   });
 
-  it('survives restarts: allocations are read back from disk and not handed out again', () => {
+  it('survives restarts: allocations are read back from disk and not handed out again', async () => {
     const dir = ipamDir();
     const cidr = parseCidr('10.250.3.0/24');
-    const a = allocateIp(dir, cidr, 'pod-a');
+    const a = await new HostLocalIpam(dir, cidr).allocate('pod-a');
     // A fresh reader of the same directory (a restarted agent) sees pod-a's address taken.
     assert.equal(ipamRecords(dir).get(a), 'pod-a');
-    const b = allocateIp(dir, parseCidr('10.250.3.0/24'), 'pod-b');
-    assert.notEqual(a, b);
+    const restarted = new HostLocalIpam(dir, parseCidr('10.250.3.0/24'));
+    assert.equal(await restarted.allocate('pod-a'), a);
+    assert.notEqual(await restarted.allocate('pod-b'), a);
   });
 
-  it('releases an owner’s address idempotently, and reuses released addresses only after the others (round robin)', () => {
+  it('releases an owner’s address idempotently, and reuses released addresses only after the others (round robin)', async () => {
     const dir = ipamDir();
     const cidr = parseCidr('10.250.4.0/29');
-    const a = allocateIp(dir, cidr, 'a');
-    allocateIp(dir, cidr, 'b');
-    releaseIp(dir, 'a');
-    releaseIp(dir, 'a');
+    const ipam = new HostLocalIpam(dir, cidr);
+    const a = await ipam.allocate('a');
+    await ipam.allocate('b');
+    ipam.release('a');
+    ipam.release('a');
     assert.equal([...ipamRecords(dir).values()].includes('a'), false);
-    assert.notEqual(allocateIp(dir, cidr, 'c'), a, 'the just-released address is not reused first');
-    for (const o of ['d', 'e']) allocateIp(dir, cidr, o);
-    assert.equal(allocateIp(dir, cidr, 'f'), a, 'released addresses come back when the range wraps');
+    assert.notEqual(await ipam.allocate('c'), a, 'the just-released address is not reused first');
+    for (const o of ['d', 'e']) await ipam.allocate(o);
+    assert.equal(await ipam.allocate('f'), a, 'released addresses come back when the range wraps');
     assert.deepEqual(readdirSync(dir).filter((n) => n !== 'last_reserved_ip').length, 5);
   });
 });

@@ -6,8 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run, tryRun } from './sys.js';
+import { run, tryRun, type RunResult } from './sys.js';
 
 /** Where `ip netns` keeps named network namespaces. */
 export const NETNS_DIR = '/var/run/netns';
@@ -66,44 +67,84 @@ export function ipamRecords(dir: string): Map<string, string> {
 }
 
 /**
- * Allocates an address of `cidr` to `owner`, as the host-local IPAM plugin
- * does: one file per address (created exclusively, so an address is never
- * handed out twice, even across restarts), scanning round-robin after the
- * last one reserved. An owner that already holds an address gets it again.
+ * Host-local IPAM, as the CNI host-local plugin does it: one file per address
+ * (created exclusively, so an address is never handed out twice, even across
+ * restarts), scanning round-robin after the last one reserved. The directory
+ * is read once; this instance keeps its view current as it allocates and
+ * releases, so a pod start costs one file write, not a directory scan.
  */
-export function allocateIp(dir: string, cidr: Cidr, owner: string): string {
-  mkdirSync(dir, { recursive: true });
-  for (const [ip, o] of ipamRecords(dir)) if (o === owner) return ip;
-  const size = 2 ** (32 - cidr.prefix);
-  // Usable: after the gateway (.1), before the broadcast address.
-  const first = cidr.base + 2;
-  const last = cidr.base + size - 2;
-  const lastFile = join(dir, 'last_reserved_ip');
-  let start = first;
-  try {
-    const prev = ipToNumber(readFileSync(lastFile, 'utf8').trim());
-    if (prev >= first && prev < last) start = prev + 1;
-  } catch {
-    /* first allocation */
-  }
-  const count = last - first + 1;
-  for (let i = 0; i < count; i++) {
-    const ip = numberToIp(first + ((start - first + i) % count));
+export class HostLocalIpam {
+  private readonly records: Map<string, string>;
+  private last?: number;
+  /** Writes of last_reserved_ip, in order. */
+  private lastWrite: Promise<void> = Promise.resolve();
+
+  constructor(private readonly dir: string, private readonly cidr: Cidr) {
+    mkdirSync(dir, { recursive: true });
+    this.records = ipamRecords(dir);
     try {
-      writeFileSync(join(dir, ip), owner, { flag: 'wx' });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw e;
+      this.last = ipToNumber(readFileSync(join(dir, 'last_reserved_ip'), 'utf8').trim());
+    } catch {
+      /* first allocation */
     }
-    writeFileSync(lastFile, ip);
-    return ip;
   }
-  throw new Error(`no IP addresses available in range ${numberToIp(cidr.base)}/${cidr.prefix}`);
+
+  /** Owners holding an address. */
+  owners(): Set<string> {
+    return new Set(this.records.values());
+  }
+
+  /**
+   * Allocates an address to `owner`; an owner that already holds one gets it
+   * again. The address is taken in memory at once (so concurrent calls never
+   * pick the same one) and its file written without blocking the event loop.
+   */
+  async allocate(owner: string): Promise<string> {
+    for (const [ip, o] of this.records) if (o === owner) return ip;
+    const size = 2 ** (32 - this.cidr.prefix);
+    // Usable: after the gateway (.1), before the broadcast address.
+    const first = this.cidr.base + 2;
+    const last = this.cidr.base + size - 2;
+    const start = this.last !== undefined && this.last >= first && this.last < last ? this.last + 1 : first;
+    const count = last - first + 1;
+    for (let i = 0; i < count; i++) {
+      const n = first + ((start - first + i) % count);
+      const ip = numberToIp(n);
+      if (this.records.has(ip)) continue;
+      this.records.set(ip, owner);
+      this.last = n;
+      try {
+        await writeFile(join(this.dir, ip), owner, { flag: 'wx' });
+      } catch (e) {
+        // Taken behind our back (another agent on the same directory): learn its owner and go on.
+        this.records.set(ip, (e as NodeJS.ErrnoException).code === 'EEXIST' ? readOwner(join(this.dir, ip)) : '');
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        this.records.delete(ip);
+        throw e;
+      }
+      const lastFile = join(this.dir, 'last_reserved_ip');
+      this.lastWrite = this.lastWrite.then(() => writeFile(lastFile, ip)).catch(() => {});
+      return ip;
+    }
+    throw new Error(`no IP addresses available in range ${numberToIp(this.cidr.base)}/${this.cidr.prefix}`);
+  }
+
+  /** Releases every address held by `owner` (idempotent). */
+  release(owner: string): void {
+    for (const [ip, o] of this.records) {
+      if (o !== owner) continue;
+      rmSync(join(this.dir, ip), { force: true });
+      this.records.delete(ip);
+    }
+  }
 }
 
-/** Releases every address held by `owner` (idempotent). */
-export function releaseIp(dir: string, owner: string): void {
-  for (const [ip, o] of ipamRecords(dir)) if (o === owner) rmSync(join(dir, ip), { force: true });
+function readOwner(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** The host-side veth name of a sandbox: `kv` + a hash (interface names are at most 15 bytes). */
@@ -118,15 +159,21 @@ export interface PodNetworkOptions {
   /** Directory of the IP allocations. */
   ipamDir: string;
   log: (msg: string) => void;
+  /** Runs the per-pod `ip` commands (default: sys.run; the process runtime runs them off the main thread). */
+  run?: (cmd: string, args: string[]) => Promise<RunResult>;
 }
 
 /** The node bridge and the pod network namespaces attached to it. */
 export class PodNetwork {
   private readonly cidr: Cidr;
   private createdBridge = false;
+  private readonly ipam: HostLocalIpam;
+  private readonly exec: (cmd: string, args: string[]) => Promise<RunResult>;
 
   constructor(private readonly opts: PodNetworkOptions) {
     this.cidr = parseCidr(opts.podCidr);
+    this.exec = opts.run ?? run;
+    this.ipam = new HostLocalIpam(opts.ipamDir, this.cidr);
   }
 
   /** The bridge's address, every pod's default gateway. */
@@ -141,7 +188,7 @@ export class PodNetwork {
    */
   async start(): Promise<void> {
     const { bridge } = this.opts;
-    const stale = new Set(ipamRecords(this.opts.ipamDir).values());
+    const stale = this.ipam.owners();
     for (const owner of stale) await this.teardown(owner);
     if (stale.size) this.opts.log(`process runtime: removed ${stale.size} pod network namespaces left by an earlier run`);
     if (!(await tryRun('ip', ['link', 'show', 'dev', bridge]))) {
@@ -161,29 +208,22 @@ export class PodNetwork {
 
   /** Deletes every pod namespace recorded in the IPAM directory and, if this instance created it, the bridge. */
   async stop(): Promise<void> {
-    for (const owner of new Set(ipamRecords(this.opts.ipamDir).values())) await this.teardown(owner);
+    for (const owner of this.ipam.owners()) await this.teardown(owner);
     if (this.createdBridge) await tryRun('ip', ['link', 'del', 'dev', this.opts.bridge]);
     this.createdBridge = false;
   }
 
   /** Creates the named network namespace `id` with an IP on the bridge; replaces a stale one of the same name. */
   async setup(id: string): Promise<{ ip: string; netnsPath: string }> {
-    const ip = allocateIp(this.opts.ipamDir, this.cidr, id);
-    const veth = hostVethName(id);
+    const ip = await this.ipam.allocate(id);
     const netnsPath = join(NETNS_DIR, id);
     try {
-      if (existsSync(netnsPath)) await tryRun('ip', ['netns', 'del', id]);
-      if (existsSync(`/sys/class/net/${veth}`)) await tryRun('ip', ['link', 'del', 'dev', veth]);
-      // One process from Node (a shell running two `ip -batch`): spawning on the main thread is
-      // what many pods starting at once wait on. The batches are arguments, never interpolated.
-      await run('sh', [
-        '-c',
-        'set -e; printf "%s\\n" "$2" | ip -batch -; printf "%s\\n" "$3" | ip -n "$1" -batch -',
-        'sh',
-        id,
-        [`netns add ${id}`, `link add name ${veth} type veth peer name eth0 netns ${id}`, `link set dev ${veth} master ${this.opts.bridge} up`].join('\n'),
-        ['link set dev lo up', `addr add ${ip}/${this.cidr.prefix} dev eth0`, 'link set dev eth0 up', `route add default via ${this.gateway}`].join('\n'),
-      ]);
+      if (existsSync(netnsPath) || existsSync(`/sys/class/net/${hostVethName(id)}`)) {
+        await this.teardownLinks(id);
+        await this.runSetup([{ id, ip }]);
+      } else {
+        await this.batched({ id, ip });
+      }
     } catch (e) {
       await this.teardown(id);
       throw new Error(`setting up the network of sandbox ${id}: ${(e as Error).message}`);
@@ -191,10 +231,84 @@ export class PodNetwork {
     return { ip, netnsPath };
   }
 
+  /** Set-ups waiting for the next batch, and whether one is running. */
+  private queued: { id: string; ip: string; done: (e?: Error) => void }[] = [];
+  private batchRunning = false;
+
+  /**
+   * Pods starting together share one host process: every set-up asked for
+   * while a batch runs goes into the next one (spawning from the agent costs
+   * milliseconds each, and fifty pods at once is an ordinary start). A failed
+   * batch is retried pod by pod, so each pod gets its own error.
+   */
+  private batched(p: { id: string; ip: string }): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queued.push({ ...p, done: (e) => (e ? reject(e) : resolve()) });
+      if (!this.batchRunning) {
+        this.batchRunning = true;
+        // Let the rest of this burst (same tick) join the first batch.
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queued.length) {
+      const batch = this.queued;
+      this.queued = [];
+      try {
+        await this.runSetup(batch);
+        for (const b of batch) b.done();
+      } catch (e) {
+        if (batch.length === 1) {
+          batch[0]!.done(e as Error);
+          continue;
+        }
+        // Start each pod again on its own, so one bad pod fails alone with its own message.
+        for (const b of batch) {
+          await this.teardownLinks(b.id);
+          await this.runSetup([b]).then(
+            () => b.done(),
+            (err: Error) => b.done(err),
+          );
+        }
+      }
+    }
+    this.batchRunning = false;
+  }
+
+  /**
+   * One shell: an `ip -batch` for the host side of every pod, then one
+   * `ip -n <pod> -batch` each for the inside. The batches are arguments,
+   * never interpolated by the shell.
+   */
+  private async runSetup(pods: { id: string; ip: string }[]): Promise<void> {
+    const host: string[] = [];
+    const inside: string[] = [];
+    for (const { id, ip } of pods) {
+      const veth = hostVethName(id);
+      host.push(`netns add ${id}`, `link add name ${veth} type veth peer name eth0 netns ${id}`, `link set dev ${veth} master ${this.opts.bridge} up`);
+      inside.push(id, ['link set dev lo up', `addr add ${ip}/${this.cidr.prefix} dev eth0`, 'link set dev eth0 up', `route add default via ${this.gateway}`].join('\n'));
+    }
+    await this.exec('sh', [
+      '-c',
+      'set -e; printf "%s\\n" "$1" | ip -batch -; shift; while [ $# -gt 0 ]; do printf "%s\\n" "$2" | ip -n "$1" -batch -; shift 2; done',
+      'sh',
+      host.join('\n'),
+      ...inside,
+    ]);
+  }
+
+  /** Removes a pod's namespace and host veth, keeping its address. */
+  private async teardownLinks(id: string): Promise<void> {
+    const attempt = (args: string[]) => this.exec('ip', args).catch(() => undefined);
+    if (existsSync(join(NETNS_DIR, id))) await attempt(['netns', 'del', id]);
+    if (existsSync(`/sys/class/net/${hostVethName(id)}`)) await attempt(['link', 'del', 'dev', hostVethName(id)]);
+  }
+
   /** Deletes the namespace (which destroys its veth pair) and releases its IP; idempotent. */
   async teardown(id: string): Promise<void> {
-    if (existsSync(join(NETNS_DIR, id))) await tryRun('ip', ['netns', 'del', id]);
-    await tryRun('ip', ['link', 'del', 'dev', hostVethName(id)]);
-    releaseIp(this.opts.ipamDir, id);
+    await this.teardownLinks(id);
+    this.ipam.release(id);
   }
 }

@@ -5,17 +5,17 @@
  * with the container's limits. Without root (or with `hostNetworkOnly`), pods
  * share the host network.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, statSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
 import { constants as osConstants, networkInterfaces } from 'node:os';
 import { dirname, isAbsolute, join, posix } from 'node:path';
-import type { Readable } from 'node:stream';
-import { connect, type Socket } from 'node:net';
+import type { Duplex, Readable } from 'node:stream';
 import { KITE_VERSION } from '../../version.js';
 import { CgroupManager, detectCgroups, type ContainerCgroup } from './cgroups.js';
 import { PodNetwork } from './network.js';
-import { StartError, type ContainerConfig, type ExecRequest, type StreamSession, type ExitStatus, type Mount, type Runtime, type RunningContainer, type Sandbox, type SandboxConfig } from './runtime.js';
+import { Launcher, type LaunchedProcess } from './launcher.js';
+import { ContainerIo, dialInPod, execInContainer, type ContainerProcess } from './exec.js';
+import { StartError, type ContainerConfig, type ExecRequest, type StreamSession, type ExitStatus, type Mount, type Runtime, type RunningContainer, type Sandbox, type SandboxConfig, type ContainerStats } from './runtime.js';
 import { DEFAULT_PATH, isExecutable, isRoot, lookPath } from './sys.js';
 
 /** Options of the process runtime. */
@@ -35,84 +35,7 @@ export interface ProcessRuntimeOptions {
   log: (msg: string) => void;
 }
 
-/** Longest line containerd writes as one log entry; longer lines become partial (`P`) entries. */
-export const MAX_LOG_LINE = 16 * 1024;
-
-/** Nanoseconds since the epoch: wall clock anchored once, advanced by the monotonic clock (Date has only milliseconds). */
-function nowNanos(anchor: { wall: bigint; mono: bigint }): bigint {
-  return anchor.wall + (process.hrtime.bigint() - anchor.mono);
-}
-
-/** Formats a timestamp as containerd's CRI logger does: RFC 3339, UTC, always nine fractional digits. */
-export function criTimestamp(nanos: bigint): string {
-  const ms = Number(nanos / 1_000_000n);
-  const frac = (nanos % 1_000_000_000n).toString().padStart(9, '0');
-  return `${new Date(ms).toISOString().slice(0, 19)}.${frac}Z`;
-}
-
-/**
- * Writes a container's stdout and stderr to one file in the CRI log format
- * (`<RFC3339Nano> <stream> <F|P> <content>`), which kubelet's log reader
- * (`kubectl logs`) parses: one entry per line, `P` for the leading pieces of
- * a line longer than MAX_LOG_LINE, `F` for the piece that ends it.
- */
-export class CriLogWriter {
-  private readonly out: WriteStream;
-  private readonly pending: Promise<void>[] = [];
-  private readonly anchor = { wall: BigInt(Date.now()) * 1_000_000n, mono: process.hrtime.bigint() };
-
-  constructor(path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.out = createWriteStream(path, { flags: 'a' });
-  }
-
-  /** Copies one stream into the log until it ends. */
-  pipe(name: 'stdout' | 'stderr', from: Readable): void {
-    this.pending.push(
-      new Promise<void>((resolve) => {
-        let buf: Buffer = Buffer.alloc(0);
-        let done = false;
-        const entry = (tag: 'F' | 'P', content: Buffer) => {
-          this.out.write(Buffer.concat([Buffer.from(`${criTimestamp(nowNanos(this.anchor))} ${name} ${tag} `), content, Buffer.from('\n')]));
-        };
-        from.on('data', (chunk: Buffer) => {
-          buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-          let nl: number;
-          while ((nl = buf.indexOf(0x0a)) >= 0) {
-            let line = buf.subarray(0, nl);
-            buf = buf.subarray(nl + 1);
-            while (line.length > MAX_LOG_LINE) {
-              entry('P', line.subarray(0, MAX_LOG_LINE));
-              line = line.subarray(MAX_LOG_LINE);
-            }
-            entry('F', line);
-          }
-          while (buf.length > MAX_LOG_LINE) {
-            entry('P', buf.subarray(0, MAX_LOG_LINE));
-            buf = buf.subarray(MAX_LOG_LINE);
-          }
-        });
-        const end = () => {
-          if (done) return;
-          done = true;
-          // A last line without a newline is still a full entry (containerd does the same at EOF).
-          if (buf.length) entry('F', buf);
-          buf = Buffer.alloc(0);
-          resolve();
-        };
-        from.once('end', end);
-        from.once('error', end);
-        from.once('close', end);
-      }),
-    );
-  }
-
-  /** Resolves once every piped stream has ended and the file is flushed and closed. */
-  async close(): Promise<void> {
-    await Promise.all(this.pending);
-    await new Promise<void>((resolve) => this.out.end(resolve));
-  }
-}
+export { CriLogWriter, MAX_LOG_LINE, criTimestamp } from './crilog.js';
 
 /** Maps a path as the container sees it to the host path behind it (through the longest matching mount). */
 export function hostPathOf(containerPath: string, mounts: Mount[]): string {
@@ -161,7 +84,11 @@ export function resolveCommand(argv0: string, env: Record<string, string>, worki
  * allocates), sets the pod's hostname in its own UTS namespace, bind-mounts
  * volumes, changes directory and execs the command. Arguments are positional:
  * `<n> <procs>… <hostname|""> <m> (<d|f> <src> <dst> <dir> <ro|rw>)… <cwd> <argv>…`,
- * so no user string is ever interpreted by the shell.
+ * so no user string is ever interpreted by the shell. Just before the exec it
+ * writes a byte to fd 3 and closes it: the runtime reports the container
+ * started only then (as runc's start returns once the user process runs), so
+ * an exec right after start (a postStart hook) finds the container's
+ * namespaces, not the host's.
  */
 const INIT_SCRIPT = [
   'n=$1; shift',
@@ -177,6 +104,7 @@ const INIT_SCRIPT = [
   'done',
   'cd "$1" || exit 126; shift',
   'unset MKDIR MOUNT',
+  'printf x >&3; exec 3>&-',
   'exec "$@"',
 ].join('\n');
 
@@ -187,9 +115,14 @@ interface SandboxState {
 
 /** What the runtime remembers about a running container. */
 interface ContainerState {
-  child: ChildProcess;
+  pid: number;
+  proc: LaunchedProcess;
   exited: Promise<ExitStatus>;
   stopping?: boolean;
+  /** What exec needs: its namespaces (pid), env, working dir, mounts, cgroup. */
+  exec: ContainerProcess;
+  /** attach's view of its stdio. */
+  io: ContainerIo;
 }
 
 /** Host paths of the tools the runtime execs, resolved once. */
@@ -199,6 +132,10 @@ interface Tools {
   unshare?: string;
   mount?: string;
   mkdir?: string;
+  /** exec -t (util-linux), terminal resize (coreutils), port-forward into a pod network. */
+  script?: string;
+  stty?: string;
+  socat?: string;
 }
 
 /** The process runtime (see the module comment). */
@@ -211,6 +148,11 @@ export class ProcessRuntime implements Runtime {
   private network?: PodNetwork;
   private cgroups?: CgroupManager;
   private mountsEnabled = false;
+  private readonly launcher = new Launcher();
+  /** Mount points of running containers (path → how many use it). */
+  private readonly mountsInUse = new Map<string, number>();
+  /** Paths this runtime created on the node's filesystem as mount points (removed when no container needs them). */
+  private readonly createdMountPoints = new Set<string>();
 
   constructor(private readonly opts: ProcessRuntimeOptions) {}
 
@@ -231,12 +173,16 @@ export class ProcessRuntime implements Runtime {
 
   async start(): Promise<void> {
     const { log } = this.opts;
+    await this.launcher.start();
     this.tools = {
       sh: lookPath('sh') ?? '/bin/sh',
       nsenter: lookPath('nsenter'),
       unshare: lookPath('unshare'),
       mount: lookPath('mount'),
       mkdir: lookPath('mkdir'),
+      script: lookPath('script'),
+      stty: lookPath('stty'),
+      socat: lookPath('socat'),
     };
     if (!this.root) {
       log('process runtime: not running as root: pods share the host network, volumes are not mounted at their mountPath and no cgroup limits are enforced');
@@ -261,7 +207,7 @@ export class ProcessRuntime implements Runtime {
     if (this.opts.hostNetworkOnly) log('process runtime: host network only: pods share the host network');
     else if (!this.tools.nsenter) log('process runtime: nsenter not found (install util-linux): pods share the host network');
     else {
-      const net = new PodNetwork({ bridge: this.opts.bridge, podCidr: this.opts.podCidr, ipamDir: join(this.opts.dataDir, 'ipam'), log });
+      const net = new PodNetwork({ bridge: this.opts.bridge, podCidr: this.opts.podCidr, ipamDir: join(this.opts.dataDir, 'ipam'), log, run: (cmd, args) => this.launcher.run(cmd, args) });
       try {
         await net.start();
         this.network = net;
@@ -279,6 +225,7 @@ export class ProcessRuntime implements Runtime {
     this.network = undefined;
     await this.cgroups?.stop();
     this.cgroups = undefined;
+    await this.launcher.stop();
   }
 
   async createSandbox(cfg: SandboxConfig): Promise<Sandbox> {
@@ -351,58 +298,86 @@ export class ProcessRuntime implements Runtime {
     if (mounts.length || uts) argv = [this.tools.unshare!, ...(mounts.length ? ['--mount', '--propagation', 'private'] : []), ...(uts ? ['--uts'] : []), '--', ...argv];
     if (sandbox.netnsPath) argv = [this.tools.nsenter!, `--net=${sandbox.netnsPath}`, '--', ...argv];
 
-    const log = new CriLogWriter(cfg.logPath);
     const startedAt = new Date();
-    // detached: its own session and process group, so stopping it never signals the agent.
-    const child = spawn(argv[0]!, argv.slice(1), {
-      env: { ...env, MKDIR: this.tools.mkdir ?? 'mkdir', MOUNT: this.tools.mount ?? 'mount' },
-      cwd: '/',
-      detached: true,
-      stdio: [cfg.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    });
-    const spawnError = await new Promise<Error | undefined>((resolve) => {
-      child.once('spawn', () => resolve(undefined));
-      child.once('error', (e) => resolve(e));
-    });
-    if (spawnError || child.pid === undefined) {
-      await log.close();
-      await cgroup?.remove();
-      throw new StartError('RunContainerError', `failed to start container process: ${spawnError?.message ?? 'no pid'}`);
-    }
-    const pid = child.pid;
-    log.pipe('stdout', child.stdout!);
-    log.pipe('stderr', child.stderr!);
-
-    const exited = new Promise<ExitStatus>((resolve) => {
-      child.once('exit', async (code, signal) => {
-        // As when a PID namespace's init exits: nothing else of the container survives it.
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {
-          /* group already empty */
-        }
-        const oom = (cgroup?.oomKills() ?? 0) > 0;
-        await cgroup?.remove().catch((e: Error) => this.opts.log(`process runtime: ${e.message}`));
-        // A process that escaped the container (no cgroup to find it) may hold the pipes open: stop reading after a while.
-        const drain = setTimeout(() => {
-          child.stdout?.destroy();
-          child.stderr?.destroy();
-        }, 2000);
-        await log.close();
-        clearTimeout(drain);
-        this.containers.delete(id);
-        const exitCode = code ?? 128 + signalNumber(signal);
-        resolve({
-          exitCode,
-          ...(signal ? { signal } : {}),
-          reason: oom ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error',
-          startedAt,
-          finishedAt: new Date(),
-        });
+    const dsts = this.claimMountPoints(mounts);
+    let proc: LaunchedProcess;
+    try {
+      proc = await this.launcher.launch({
+        cmd: argv[0]!,
+        args: argv.slice(1),
+        env: { ...env, MKDIR: this.tools.mkdir ?? 'mkdir', MOUNT: this.tools.mount ?? 'mount' },
+        logPath: cfg.logPath,
+        stdin: cfg.stdin === true,
       });
+    } catch (e) {
+      await cgroup?.remove();
+      this.releaseMountPoints(dsts);
+      throw new StartError('RunContainerError', `failed to start container process: ${(e as Error).message}`);
+    }
+    const pid = proc.pid;
+    const exited = proc.exited.then(async ({ code, signal }): Promise<ExitStatus> => {
+      const oom = (cgroup?.oomKills() ?? 0) > 0;
+      await cgroup?.remove().catch((e: Error) => this.opts.log(`process runtime: ${e.message}`));
+      this.releaseMountPoints(dsts);
+      this.containers.delete(id);
+      const exitCode = code ?? 128 + signalNumber(signal);
+      return {
+        exitCode,
+        ...(signal ? { signal } : {}),
+        reason: oom ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error',
+        startedAt,
+        finishedAt: new Date(),
+      };
     });
-    this.containers.set(id, { child, exited });
+    this.containers.set(id, {
+      pid,
+      proc,
+      exited,
+      exec: { pid, env, workingDir: cwd, mounts, cgroupProcs: cgroup?.procsFiles ?? [] },
+      io: new ContainerIo(proc, { stdin: cfg.stdin === true, stdinOnce: cfg.stdinOnce === true }),
+    });
     return { id, pid, startedAt, exited };
+  }
+
+  /**
+   * Notes the mount points a container is about to get. A volume mounted at a
+   * path the node does not have makes the container's init create it (mkdir
+   * works on the shared root filesystem even in a private mount namespace):
+   * the first missing ancestor is remembered so it can be removed again.
+   * Paths inside an earlier mount of the same container are the volume's
+   * business and are left alone.
+   */
+  private claimMountPoints(mounts: Mount[]): string[] {
+    const dsts: string[] = [];
+    mounts.forEach((m, i) => {
+      const dst = posix.normalize(m.containerPath);
+      dsts.push(dst);
+      this.mountsInUse.set(dst, (this.mountsInUse.get(dst) ?? 0) + 1);
+      if (hostPathOf(dst, mounts.slice(0, i)) !== dst) return;
+      let missing: string | undefined;
+      for (let p = dst; p !== '/' && !existsSync(p); p = posix.dirname(p)) missing = p;
+      if (missing) this.createdMountPoints.add(missing);
+    });
+    return dsts;
+  }
+
+  /**
+   * Forgets a container's mount points and removes created paths that no
+   * running container mounts at or below any more (never while one does:
+   * removing a mount point on the host detaches it in every namespace).
+   */
+  private releaseMountPoints(dsts: string[]): void {
+    for (const d of dsts) {
+      const n = (this.mountsInUse.get(d) ?? 1) - 1;
+      if (n > 0) this.mountsInUse.set(d, n);
+      else this.mountsInUse.delete(d);
+    }
+    for (const top of [...this.createdMountPoints]) {
+      const busy = [...this.mountsInUse.keys()].some((d) => d === top || d.startsWith(`${top}/`));
+      if (busy) continue;
+      this.createdMountPoints.delete(top);
+      removeEmptyTree(top);
+    }
   }
 
   async stopContainer(c: RunningContainer, graceSeconds: number): Promise<ExitStatus> {
@@ -411,21 +386,41 @@ export class ProcessRuntime implements Runtime {
     return this.kill(state, graceSeconds);
   }
 
-  async exec(_sandbox: Sandbox, _c: RunningContainer, _req: ExecRequest): Promise<StreamSession> {
-    throw new StartError('RunContainerError', 'exec is not supported by this runtime yet');
+  async exec(_sandbox: Sandbox, c: RunningContainer, req: ExecRequest): Promise<StreamSession> {
+    const state = this.containers.get(c.id);
+    // containerd's answer for an exec into a container that has stopped.
+    if (!state) throw new StartError('RunContainerError', 'failed to exec in container: container is in CONTAINER_EXITED state');
+    return execInContainer(state.exec, req, this.tools, this.opts.log);
   }
 
-  async attach(_c: RunningContainer, _req: { stdin: boolean; tty: boolean }): Promise<StreamSession> {
-    throw new StartError('RunContainerError', 'attach is not supported by this runtime yet');
+  async attach(c: RunningContainer, req: { stdin: boolean; tty: boolean }): Promise<StreamSession> {
+    const state = this.containers.get(c.id);
+    if (!state) throw new StartError('RunContainerError', 'container is in CONTAINER_EXITED state');
+    return state.io.attach(req);
   }
 
-  async portForward(sandbox: Sandbox, port: number): Promise<Socket> {
-    return connectTcp(sandbox.ip, port);
+  async portForward(sandbox: Sandbox, port: number): Promise<Duplex> {
+    return dialInPod(sandbox, port, this.tools);
+  }
+
+  /** Usage of every running container, read from its cgroup (none without cgroups). */
+  async containerStats(): Promise<ContainerStats[]> {
+    const timestamp = new Date();
+    return [...(this.cgroups?.usage() ?? [])].map(([id, u]) => ({
+      id,
+      timestamp,
+      cpuUsageCoreNanoSeconds: u.cpuUsageNanos,
+      memoryWorkingSetBytes: u.workingSetBytes,
+      memoryUsageBytes: u.memoryUsageBytes,
+      memoryRssBytes: u.rssBytes,
+      pageFaults: u.pageFaults,
+      majorPageFaults: u.majorPageFaults,
+    }));
   }
 
   /** SIGTERM to the container's main process (as the runtime signals a container's PID 1), SIGKILL to all of it after the grace period. */
   private async kill(state: ContainerState, graceSeconds: number): Promise<ExitStatus> {
-    const pid = state.child.pid!;
+    const pid = state.pid;
     const signal = (sig: NodeJS.Signals, group: boolean) => {
       try {
         process.kill(group ? -pid : pid, sig);
@@ -455,21 +450,27 @@ function signalNumber(signal: NodeJS.Signals | null): number {
   return signal ? (osConstants.signals[signal] ?? 0) : 0;
 }
 
-/** Connects to host:port; resolves once connected, rejects with the connection error. */
-function connectTcp(host: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host, port });
-    s.once('connect', () => {
-      s.off('error', reject);
-      resolve(s);
-    });
-    s.once('error', reject);
-  });
-}
-
 function firstHostIPv4(): string | undefined {
   for (const addrs of Object.values(networkInterfaces())) {
     for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   }
   return undefined;
+}
+
+/** Removes empty directories and empty files under (and including) `path`; anything with content stays. */
+function removeEmptyTree(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  try {
+    if (st.isDirectory()) {
+      for (const name of readdirSync(path)) removeEmptyTree(join(path, name));
+      rmdirSync(path);
+    } else if (st.isFile() && st.size === 0) unlinkSync(path);
+  } catch {
+    /* not empty, or in use: left as it is */
+  }
 }

@@ -39,6 +39,13 @@ export interface ContainerConfig {
   image: string;
   /** argv: command + args, already resolved (no `$(VAR)` left). */
   argv: string[];
+  /**
+   * The pod's `command` and `args`, resolved, kept apart: a runtime with
+   * images (cri) uses the image's ENTRYPOINT where `command` is absent and
+   * its CMD where both are (upstream's rule). Absent: `argv` is the command.
+   */
+  command?: string[];
+  args?: string[];
   env: Record<string, string>;
   workingDir?: string;
   mounts: Mount[];
@@ -50,6 +57,8 @@ export interface ContainerConfig {
   /** Where stdout/stderr go (one file per container start; CRI log format). */
   logPath: string;
   stdin?: boolean;
+  /** Close stdin once the first attach that wrote to it detaches (the container's `stdinOnce`). */
+  stdinOnce?: boolean;
   tty?: boolean;
 }
 
@@ -111,10 +120,49 @@ export class StartError extends Error {
   }
 }
 
+/**
+ * Resource usage of one running container, as CRI's ContainerStats carries it
+ * (cumulative CPU, working-set memory); what kubelet's Summary API reports.
+ */
+export interface ContainerStats {
+  /** The container id (RunningContainer.id; the part after `<runtime>://` in a containerID). */
+  id: string;
+  /** When the numbers were read. */
+  timestamp: Date;
+  /** Cumulative CPU time since the container started, in nanoseconds. */
+  cpuUsageCoreNanoSeconds?: number;
+  /** Memory in use minus inactive file pages (kubelet's working set). */
+  memoryWorkingSetBytes?: number;
+  memoryUsageBytes?: number;
+  memoryRssBytes?: number;
+  pageFaults?: number;
+  majorPageFaults?: number;
+}
+
+/** Registry credentials for one pull (CRI AuthConfig), e.g. from an imagePullSecret. */
+export interface RegistryAuth {
+  username?: string;
+  password?: string;
+  /** base64 of `username:password`, as in a docker config's `auth`. */
+  auth?: string;
+  serverAddress?: string;
+  identityToken?: string;
+  registryToken?: string;
+}
+
+/** An image present on the node. */
+export interface ImageInfo {
+  /** The runtime's id of the image (CRI imageRef, `sha256:…`). */
+  imageRef: string;
+  sizeBytes: number;
+}
+
 /** The runtime interface: sandboxes and container processes. */
 export interface Runtime {
   /** Name and version for node.status.nodeInfo.containerRuntimeVersion, e.g. `kite-process://0.1.0`. */
   readonly version: string;
+  /** The scheme of its container ids in pod status (`containerd` → `containerd://<id>`); absent: `process`. */
+  readonly containerIdScheme?: string;
   /** Prepares the node (bridge, cgroup root…); resolves when ready. */
   start(): Promise<void>;
   /** Releases node-wide resources it created (bridge, cgroup root, iptables rules). */
@@ -133,6 +181,23 @@ export interface Runtime {
   exec(sandbox: Sandbox, c: RunningContainer, req: ExecRequest): Promise<StreamSession>;
   /** Attaches to a running container's main process (its stdin when `stdin` was set at start, its output from now on). */
   attach(c: RunningContainer, req: { stdin: boolean; tty: boolean }): Promise<StreamSession>;
-  /** Opens a TCP connection to a port inside the pod's network (what port-forward carries). */
-  portForward(sandbox: Sandbox, port: number): Promise<import('node:net').Socket>;
+  /**
+   * The image if it is on the node (CRI ImageStatus; what IfNotPresent
+   * checks). Absent on runtimes without images (process): every image is
+   * then "present".
+   */
+  imageStatus?(image: string): Promise<ImageInfo | undefined>;
+  /**
+   * Pulls an image (CRI PullImage), with credentials when given; rejects
+   * with the runtime's error, whose message becomes the ErrImagePull message.
+   */
+  pullImage?(image: string, auth?: RegistryAuth): Promise<ImageInfo>;
+  /**
+   * Opens a TCP connection to `port` on localhost inside the pod's network
+   * (what port-forward carries); rejects with the runtime's message when
+   * nothing listens there.
+   */
+  portForward(sandbox: Sandbox, port: number): Promise<import('node:stream').Duplex>;
+  /** Usage of every running container (CRI ListContainerStats); absent where the runtime cannot measure. */
+  containerStats?(): Promise<ContainerStats[]>;
 }

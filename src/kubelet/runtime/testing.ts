@@ -45,7 +45,7 @@ export function leftovers(opts: { dataDir: string; bridge: string; cgroupName?: 
   for (const line of links.split('\n')) if (line.includes(` master ${opts.bridge} `)) out.push(`link ${line.split(':')[1]?.trim()}`);
   if (opts.cgroupName) {
     const h = detectCgroups();
-    const dirs = !h ? [] : h.version === 2 ? [join(h.mount, opts.cgroupName)] : [h.controllers.memory, h.controllers.cpu].filter((d) => d !== undefined).map((d) => join(d, opts.cgroupName!));
+    const dirs = !h ? [] : h.version === 2 ? [join(h.mount, opts.cgroupName)] : [h.controllers.memory, h.controllers.cpu, h.controllers.cpuacct].filter((d) => d !== undefined).map((d) => join(d, opts.cgroupName!));
     for (const d of dirs) if (existsSync(d)) out.push(`cgroup ${d}`);
   }
   return out;

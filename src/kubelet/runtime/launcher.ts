@@ -1,0 +1,197 @@
+/**
+ * Spawns host processes off the main thread. libuv's spawn blocks the calling
+ * thread until the child has exec'd — milliseconds each on a busy machine —
+ * and the node agent shares its event loop with the API server, controllers
+ * and scheduler; with fifty pods starting at once those milliseconds add up
+ * to most of a second. A worker thread (launcher-worker.ts) does the spawning,
+ * owns the container pipes, writes the CRI logs and reports exits; this side
+ * keeps pids, promises and the attach fan-out.
+ */
+import { Worker } from 'node:worker_threads';
+import { PassThrough, type Readable } from 'node:stream';
+import { CommandError, type RunResult } from './sys.js';
+
+/** Messages to the worker. */
+export type LauncherRequest =
+  | { t: 'run'; id: number; cmd: string; args: string[]; input?: string; timeoutMs: number }
+  | { t: 'start'; id: number; cmd: string; args: string[]; env: Record<string, string>; logPath: string; stdin: boolean }
+  | { t: 'stdin'; id: number; data?: Uint8Array }
+  | { t: 'watch'; id: number; on: boolean };
+
+/** Messages from the worker. */
+export type LauncherReply =
+  | { t: 'ran'; id: number; code: number | null; stdout: string; stderr: string; error?: string; errno?: string }
+  | { t: 'started'; id: number; pid: number }
+  | { t: 'startFailed'; id: number; message: string }
+  | { t: 'exited'; id: number; code: number | null; signal: NodeJS.Signals | null }
+  | { t: 'output'; id: number; stream: 'stdout' | 'stderr'; data: Uint8Array };
+
+/** What to start: a command whose stdout/stderr go to a CRI log file. */
+export interface LaunchSpec {
+  cmd: string;
+  args: string[];
+  env: Record<string, string>;
+  logPath: string;
+  /** Keep a pipe to its stdin (for attach). */
+  stdin: boolean;
+}
+
+/** A process started by the launcher. */
+export interface LaunchedProcess {
+  pid: number;
+  /** Settles once it has exited and its output is flushed to the log. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Writes to its stdin (when started with `stdin`); no data ends the stream. */
+  writeStdin(data?: Uint8Array): void;
+  /** Its output from now on, until `unsubscribe` or exit. */
+  subscribe(): { stdout: Readable; stderr: Readable; unsubscribe(): void };
+}
+
+interface Pending {
+  resolve: (v: any) => void;
+  reject: (e: Error) => void;
+}
+
+interface Live {
+  exited: (v: { code: number | null; signal: NodeJS.Signals | null }) => void;
+  subscribers: Set<{ stdout: PassThrough; stderr: PassThrough }>;
+}
+
+/** The launcher: one worker thread, started with start() and ended with stop(). */
+export class Launcher {
+  private worker?: Worker;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly live = new Map<number, Live>();
+
+  /** Starts the worker thread; resolves once it is running. */
+  async start(): Promise<void> {
+    if (this.worker) return;
+    const w = new Worker(new URL('./launcher-worker.js', import.meta.url));
+    w.on('message', (m: LauncherReply) => this.onMessage(m));
+    w.on('error', (e) => this.failAll(e));
+    w.on('exit', () => this.failAll(new Error('launcher thread exited')));
+    await new Promise<void>((resolve, reject) => {
+      w.once('online', resolve);
+      w.once('error', reject);
+    });
+    this.worker = w;
+    this.updateRef();
+  }
+
+  /** Ends the worker thread; processes it started keep running (stop them first). */
+  async stop(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    await w?.terminate();
+  }
+
+  /** Runs a host command (no shell) off the main thread; rejects with CommandError as sys.run does. */
+  run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+    return this.request<Extract<LauncherReply, { t: 'ran' }>>({ t: 'run', id: 0, cmd, args, input: opts.input, timeoutMs: opts.timeoutMs ?? 30_000 }).then((r) => {
+      if (r.errno === 'ENOENT') throw new CommandError([cmd, ...args], null, `${cmd} not found on this host`);
+      if (r.error || r.code !== 0) throw new CommandError([cmd, ...args], r.code, r.stderr || r.error || '');
+      return { stdout: r.stdout, stderr: r.stderr };
+    });
+  }
+
+  /** Starts a container process; rejects with the spawn error's message when it cannot start. */
+  async launch(spec: LaunchSpec): Promise<LaunchedProcess> {
+    const id = this.nextId++;
+    let onExit!: Live['exited'];
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => (onExit = r));
+    const live: Live = { exited: onExit, subscribers: new Set() };
+    this.live.set(id, live);
+    let started: Extract<LauncherReply, { t: 'started' }>;
+    try {
+      started = await this.request({ t: 'start', id, ...spec }, id);
+    } catch (e) {
+      this.live.delete(id);
+      this.updateRef();
+      throw e;
+    }
+    const post = (m: LauncherRequest) => this.worker?.postMessage(m);
+    return {
+      pid: started.pid,
+      exited,
+      writeStdin: (data) => post({ t: 'stdin', id, data }),
+      subscribe: () => {
+        const sub = { stdout: new PassThrough(), stderr: new PassThrough() };
+        if (live.subscribers.size === 0) post({ t: 'watch', id, on: true });
+        live.subscribers.add(sub);
+        return {
+          ...sub,
+          unsubscribe: () => {
+            if (!live.subscribers.delete(sub)) return;
+            sub.stdout.end();
+            sub.stderr.end();
+            if (live.subscribers.size === 0) post({ t: 'watch', id, on: false });
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * Keeps the process alive while something is asked of the worker or one of
+   * its processes runs (as their own handles would on the main thread), and
+   * not otherwise.
+   */
+  private updateRef(): void {
+    if (this.pending.size + this.live.size > 0) this.worker?.ref();
+    else this.worker?.unref();
+  }
+
+  private request<T>(msg: LauncherRequest, id = this.nextId++): Promise<T> {
+    const w = this.worker;
+    if (!w) return Promise.reject(new Error('launcher is not started'));
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.updateRef();
+      w.postMessage({ ...msg, id });
+    });
+  }
+
+  private onMessage(m: LauncherReply): void {
+    this.dispatch(m);
+    this.updateRef();
+  }
+
+  private dispatch(m: LauncherReply): void {
+    switch (m.t) {
+      case 'ran':
+      case 'started': {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        p?.resolve(m);
+        return;
+      }
+      case 'startFailed': {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        p?.reject(new Error(m.message));
+        return;
+      }
+      case 'output': {
+        const live = this.live.get(m.id);
+        for (const s of live?.subscribers ?? []) s[m.stream].write(Buffer.from(m.data));
+        return;
+      }
+      case 'exited': {
+        const live = this.live.get(m.id);
+        this.live.delete(m.id);
+        for (const s of live?.subscribers ?? []) {
+          s.stdout.end();
+          s.stderr.end();
+        }
+        live?.exited({ code: m.code, signal: m.signal });
+        return;
+      }
+    }
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+}
