@@ -74,7 +74,7 @@ export function resourceList(resources: readonly ResourceInfo[], group: string, 
     if (r.verbs.length > 1 || r.verbs[0] !== 'create') entry.storageVersionHash = storageVersionHash(r);
     list.push(entry);
     for (const s of r.subresources) {
-      const sub: Record<string, unknown> = { name: `${r.resource}/${s.name}`, singularName: '', namespaced: r.namespaced, kind: s.kind, verbs: s.verbs };
+      const sub: Record<string, unknown> = { name: `${r.resource}/${s.name}`, singularName: '', namespaced: r.namespaced, kind: s.kind, verbs: discoveryVerbs(s) };
       if (s.group !== r.group || s.version !== r.version) {
         sub.group = s.group;
         sub.version = s.version;
@@ -135,7 +135,7 @@ export function aggregatedDiscovery(resources: readonly ResourceInfo[], core: bo
               e.subresources = r.subresources.map((s) => ({
                 subresource: s.name,
                 responseKind: { group: s.group, version: s.version, kind: s.kind },
-                verbs: s.verbs,
+                verbs: discoveryVerbs(s),
               }));
             }
             return e;
@@ -145,4 +145,14 @@ export function aggregatedDiscovery(resources: readonly ResourceInfo[], core: bo
     });
   }
   return { kind: 'APIGroupDiscoveryList', apiVersion: `apidiscovery.k8s.io/${version}`, metadata: {}, items };
+}
+
+/**
+ * The spec names `connect` for the streaming subresources; discovery lists
+ * the HTTP verbs they accept, as upstream's installer does: exec, attach and
+ * portforward take GET and POST (`create`, `get`), proxy every method.
+ */
+function discoveryVerbs(s: { name: string; verbs: readonly string[] }): readonly string[] {
+  if (!s.verbs.includes('connect')) return s.verbs;
+  return s.name === 'proxy' ? ['create', 'delete', 'get', 'patch', 'update'] : ['create', 'get'];
 }

@@ -33,6 +33,8 @@ Options:
   --cluster-domain DOMAIN the cluster's DNS domain (default cluster.local)
   --ingress-port PORT     HTTP port of the built-in Ingress controller (default 80;
                           0 picks a free port; -1 disables it)
+  --simulated-gpus N      give the local node N simulated nvidia.com/gpu devices instead of
+                          the GPUs nvidia-smi finds (labelled kite.io/simulated-gpus=true)
   -h, --help              show this help
 `;
 
@@ -56,6 +58,7 @@ export const SERVER_OPTIONS = {
   'cluster-dns': { type: 'string' },
   'cluster-domain': { type: 'string' },
   'ingress-port': { type: 'string' },
+  'simulated-gpus': { type: 'string' },
   // Hidden (advanced): register N simulated nodes (kwok-style) for scale tests.
   'hollow-nodes': { type: 'string' },
   // Hidden (not in HELP): seconds between watch BOOKMARK events, for tests; upstream sends them about every minute.
@@ -101,6 +104,7 @@ export function configFrom(values: Record<string, string | boolean | undefined>)
     insecureRegistries: str('insecure-registries')?.split(',').map((s) => s.trim()).filter(Boolean),
     ingressPort: str('ingress-port') === undefined ? undefined : Number(str('ingress-port')),
     hollowNodes: str('hollow-nodes') === undefined ? undefined : Number(str('hollow-nodes')),
+    simulatedGpus: str('simulated-gpus') === undefined ? undefined : Number(str('simulated-gpus')),
     clusterDns: str('cluster-dns') === undefined ? undefined : str('cluster-dns')!.split(',').map((s) => s.trim()).filter(Boolean),
     clusterDomain: str('cluster-domain'),
     metricResolutionMs: duration('metric-resolution'),

@@ -111,15 +111,14 @@ export async function runServingDemo(opts: ServingDemoOptions): Promise<ServingD
     write('[5/6] serving the model (Deployment, Service, Ingress, autoscaler)… ');
     for (const o of objs) await apply(client, ns, o, REFS[o.kind]);
     const deployment = objs.find((o) => o.kind === 'Deployment');
-    const ingress = objs.find((o) => o.kind === 'Ingress');
     await until(client, R.deployments, ns, { name: deployment.metadata.name }, timeoutMs, `deployment/${deployment.metadata.name} to have a ready replica (its readiness probe passes once the model is loaded)`, ([d]) =>
       (d?.status?.readyReplicas ?? 0) >= 1 ? true : undefined,
     );
     write(`ready (${since(t)} s)\n`);
 
     t = Date.now();
-    const path = ingress.spec.rules[0].http.paths[0].path as string;
-    const url = `${opts.ingressUrl}${path}:predict`;
+    const model = deployment.spec.template.spec.containers[0].env?.find((e: any) => e.name === 'MODEL_NAME')?.value ?? 'digits';
+    const url = `${opts.ingressUrl}/v1/models/${model}:predict`;
     write(`[6/6] predicting through the Ingress: POST ${url}… `);
     const { instances, labels } = heldOutDigits(5);
     // The Ingress controller learns of the ready endpoint through its informers: give it a moment.

@@ -25,6 +25,7 @@ import { ResourceQuotaController } from './resourcequota.js';
 import { EndpointsController } from './endpoints.js';
 import { EndpointSliceController } from './endpointslice.js';
 import { EndpointSliceMirroringController } from './endpointslicemirroring.js';
+import { PodGroupController } from './podgroup.js';
 
 /** What every controller is built from. */
 export interface ControllerContext {
@@ -122,6 +123,7 @@ export const CONTROLLERS: Readonly<Record<string, ControllerFactory>> = {
   'endpointslice-controller': (x) => new EndpointSliceController({ client: x.client, informers: x.informers, events: x.events('endpoint-slice-controller') }),
   'endpointslice-mirroring-controller': (x) =>
     new EndpointSliceMirroringController({ client: x.client, informers: x.informers, events: x.events('endpoint-slice-mirroring-controller') }),
+  'podgroup-controller': (x) => new PodGroupController({ client: x.client, informers: x.informers, now: x.now }),
 };
 
 /** Configuration of startControllers. */

@@ -24,9 +24,11 @@ import { isDNS1123Subdomain } from '../api/names.js';
 import { ProcessRuntime } from '../kubelet/runtime/process.js';
 import { CriRuntime } from '../kubelet/runtime/cri/cri.js';
 import { HollowNodes } from '../kubelet/hollow.js';
+import { discoverGpus, simulatedGpus } from '../kubelet/devices/nvidia.js';
 import { ServiceProxy, clusterCidrFor, proxyTableName } from '../proxy/proxier.js';
 import { isRoot } from '../kubelet/runtime/sys.js';
 import { IngressController } from '../ingress/controller.js';
+import { ensurePodGroupCRD } from '../controllers/podgroup.js';
 
 /** Validated configuration of the control plane. */
 export interface ControlPlaneConfig {
@@ -56,6 +58,8 @@ export interface ControlPlaneConfig {
   insecureRegistries?: string[];
   /** HTTP port of the built-in Ingress controller on the local node (default 80; 0 picks a free port; -1 disables it). */
   ingressPort?: number;
+  /** The local node's GPUs are this many simulated ones (labelled kite.io/simulated-gpus=true) instead of those nvidia-smi finds. */
+  simulatedGpus?: number;
   /** Simulated (hollow, kwok-style) nodes to register for scale tests (default none). */
   hollowNodes?: number;
   /** kubelet --cluster-dns: the nameservers of ClusterFirst pods (default: the 10th service address, kube-dns's). */
@@ -89,6 +93,7 @@ export function validateConfig(c: ControlPlaneConfig): string | undefined {
   if (c.datastore !== 'sqlite' && c.datastore !== 'memory') return `--datastore must be "sqlite" or "memory" (got "${c.datastore}")`;
   if (c.bookmarkIntervalMs !== undefined && !(c.bookmarkIntervalMs > 0)) return `--watch-bookmark-interval must be a positive number of seconds`;
   if (c.hollowNodes !== undefined && !(Number.isInteger(c.hollowNodes) && c.hollowNodes >= 0)) return `--hollow-nodes must be a non-negative integer`;
+  if (c.simulatedGpus !== undefined && !(Number.isInteger(c.simulatedGpus) && c.simulatedGpus >= 0)) return `--simulated-gpus must be a non-negative integer`;
   if (c.ingressPort !== undefined && !(Number.isInteger(c.ingressPort) && c.ingressPort >= -1 && c.ingressPort <= 65535)) return `--ingress-port must be a port number, 0 for any free port, or -1 to disable the Ingress controller (got ${c.ingressPort})`;
   if (c.metricResolutionMs !== undefined && !(c.metricResolutionMs > 0)) return `--metric-resolution must be a positive duration`;
   if (c.controllerOptions?.hpaSyncPeriodMs !== undefined && !(c.controllerOptions.hpaSyncPeriodMs > 0)) return `--horizontal-pod-autoscaler-sync-period must be a positive duration`;
@@ -205,6 +210,8 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
   }
   // Components share this process and talk to the API server through the in-process client.
   const as = (name: string) => new InProcessClient(apiServer.registry, { name, groups: ['system:masters'] }, name.replace(/^system:/, ''), apiServer.inProcessApis());
+  // Gang scheduling's PodGroup API is served from the start, before the scheduler and controllers look for it.
+  await ensurePodGroupCRD(as('system:apiserver'));
   log('Starting the controllers');
   const controllers = await startControllers({
     client: as('system:kube-controller-manager'),
@@ -231,6 +238,11 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
     const streaming = await issueCert(pki.ca, { commonName: `system:node:${nodeName}`, usage: 'server', ips: [advertiseAddress, '127.0.0.1'], dnsNames: [nodeName, 'localhost'] });
     const podCidr = config.podCidr ?? '10.244.0.0/24';
     const agentDir = join(dataDir, 'agent');
+    // Simulated GPUs stand in for hardware so that scheduling and allocation can be tried anywhere; they are labelled as such.
+    const gpus = config.simulatedGpus
+      ? { devices: simulatedGpus(config.simulatedGpus, nodeName), simulated: true }
+      : { devices: await discoverGpus({ log }), simulated: false };
+    if (gpus.simulated) log(`GPUs: ${gpus.devices.length} simulated (node label kite.io/simulated-gpus=true)`);
     kubelet = new Kubelet({
       client: as(`system:node:${nodeName}`),
       nodeName,
@@ -242,6 +254,8 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
       podCidr,
       nodeIp: advertiseAddress,
       log,
+      // Process-runtime containers are host processes: only CUDA_VISIBLE_DEVICES keeps them to their GPUs.
+      gpus: { inventory: gpus, hostDevices: config.runtime !== 'cri' },
       streamingTls: { cert: streaming.cert, key: streaming.key, ca: pki.ca.cert },
       port: 0,
       // The node serves cluster DNS on its bridge gateway; pods reach it through the kube-dns Service address.
@@ -316,19 +330,30 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
   const stop = () =>
     (stopped ??= (async () => {
       clearInterval(compactor);
+      // Every step runs even when one before it fails: a broken node agent must not leave the proxy's
+      // table, the API server's port or the storage behind. The first failure is reported afterwards.
+      const failures: unknown[] = [];
+      const step = async (f: () => unknown) => {
+        try {
+          await f();
+        } catch (e) {
+          failures.push(e);
+        }
+      };
       // Pods stop with the node; then nothing writes any more and the API server can go.
-      await ingress?.stop();
-      ingressInformers?.stop();
-      await kubelet?.stop();
-      await proxy?.stop();
-      proxyInformers?.stop();
-      hollow?.stop();
-      scheduler?.stop();
-      schedulerInformers.stop();
-      controllers.stop();
-      await apiServer.stop();
-      await backend.close();
+      await step(() => ingress?.stop());
+      await step(() => ingressInformers?.stop());
+      await step(() => kubelet?.stop());
+      await step(() => proxy?.stop());
+      await step(() => proxyInformers?.stop());
+      await step(() => hollow?.stop());
+      await step(() => scheduler?.stop());
+      await step(() => schedulerInformers.stop());
+      await step(() => controllers.stop());
+      await step(() => apiServer.stop());
+      await step(() => backend.close());
       releaseLock();
+      if (failures.length) throw failures[0];
     })());
   signal?.addEventListener('abort', () => void stop(), { once: true });
   return { apiServer, backend, kubeconfigPath, serverUrl, stop, ingressPort: ingress?.port, nodeName: kubelet ? (config.nodeName ?? hostname().toLowerCase()) : undefined };

@@ -19,6 +19,8 @@ import { deepEqual } from '../util/json.js';
 import { NodeDns } from '../dns/kubedns.js';
 import { defaultResolvConf, podDnsHook } from './dns.js';
 import { gatewayOf, parseCidr } from './runtime/network.js';
+import { NodeGpus } from './devices/gpus.js';
+import type { GpuInventory } from './devices/nvidia.js';
 
 /** Whether an update changes what the node agent acts on (upstream podsDifferSemantically, in small). */
 function podsDiffer(a: any, b: any): boolean {
@@ -52,6 +54,11 @@ export interface KubeletConfig {
   port?: number;
   /** Extra node capacity, e.g. `{ 'nvidia.com/gpu': '2' }`. */
   extendedResources?: Record<string, string>;
+  /**
+   * The node's GPUs (devices/nvidia.ts discovers or simulates them), advertised as `nvidia.com/gpu` and given
+   * to containers whole; `hostDevices` where containers are host processes (they then also get CUDA_VISIBLE_DEVICES).
+   */
+  gpus?: { inventory: GpuInventory; hostDevices: boolean };
   /** Heartbeat intervals (upstream: lease 10 s, status 10 s, unchanged status re-posted every 5 min). */
   intervals?: { leaseMs?: number; nodeStatusMs?: number; nodeReportMs?: number };
   /** Crash-loop back-off (upstream: 10 s doubling to 5 min). */
@@ -79,6 +86,8 @@ export class Kubelet {
   /** The cluster DNS server this node runs (when KubeletConfig.dns.serve). */
   private nodeDns?: NodeDns;
   private readonly resolvConf: string;
+  /** The node's GPUs and their allocation to containers (when KubeletConfig.gpus). */
+  private readonly gpus?: NodeGpus;
 
   constructor(private readonly cfg: KubeletConfig) {
     const now = cfg.clock ?? (() => new Date());
@@ -86,10 +95,12 @@ export class Kubelet {
     // Machine facts change rarely; reading /proc and statfs for every pod start showed in profiles.
     let machine: { at: number; allocatable: Record<string, string> } | undefined;
     const allocatable = () => {
-      if (!machine || Date.now() - machine.at > 10_000) machine = { at: Date.now(), allocatable: machineInfo(cfg.dataDir, cfg.runtime.version, cfg.extendedResources).allocatable };
+      if (!machine || Date.now() - machine.at > 10_000) machine = { at: Date.now(), allocatable: machineInfo(cfg.dataDir, cfg.runtime.version, extendedResources).allocatable };
       return machine.allocatable;
     };
     this.informer = new Informer(cfg.client, R.pods, { fieldSelector: `spec.nodeName=${cfg.nodeName}` });
+    if (cfg.gpus) this.gpus = new NodeGpus({ ...cfg.gpus, dataDir: cfg.dataDir, client: cfg.client, pods: this.informer, log: cfg.log });
+    const extendedResources = { ...cfg.extendedResources, ...this.gpus?.capacity() };
     this.stats = new SummaryProvider({ nodeName: cfg.nodeName, runtime: cfg.runtime, pods: this.informer });
     this.workers = new PodWorkers({
       client: cfg.client,
@@ -104,6 +115,7 @@ export class Kubelet {
       retryMs: cfg.retryMs ?? 2_000,
       now,
       log: cfg.log,
+      devices: this.gpus,
       dns:
         cfg.dns &&
         podDnsHook({ ...cfg.dns, resolvConf: this.resolvConf, nodeIps: [cfg.nodeIp] }, (reason, msg) =>
@@ -118,7 +130,8 @@ export class Kubelet {
       dataDir: cfg.dataDir,
       runtimeVersion: cfg.runtime.version,
       port: () => this.server?.port ?? 0,
-      extendedResources: cfg.extendedResources,
+      extendedResources,
+      labels: this.gpus?.labels(),
       leaseIntervalMs: cfg.intervals?.leaseMs ?? 10_000,
       statusIntervalMs: cfg.intervals?.nodeStatusMs ?? 10_000,
       reportIntervalMs: cfg.intervals?.nodeReportMs ?? 300_000,
@@ -136,6 +149,7 @@ export class Kubelet {
   async start(): Promise<void> {
     const { cfg } = this;
     await cfg.runtime.start();
+    this.gpus?.start();
     if (cfg.dns?.serve) await this.startDns(cfg.dns);
     let tls = cfg.streamingTls;
     if (!tls) {

@@ -131,6 +131,8 @@ export interface NodeStatusConfig {
   /** The streaming server's port (daemonEndpoints.kubeletEndpoint.Port). */
   port: () => number;
   extendedResources?: Record<string, string>;
+  /** Labels beside kubelet's own, e.g. a node's GPU labels; null removes a label an earlier run of the node set. */
+  labels?: Record<string, string | null>;
   /** Lease renewal interval (upstream: 10 s). */
   leaseIntervalMs: number;
   /** How often status is computed and posted when changed (upstream nodeStatusUpdateFrequency: 10 s). */
@@ -194,7 +196,7 @@ export class NodeStatusManager {
     const node: any = {
       apiVersion: 'v1',
       kind: 'Node',
-      metadata: { name: nodeName, labels: nodeLabels(nodeName), annotations: { 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' } },
+      metadata: { name: nodeName, labels: { ...nodeLabels(nodeName), ...present(this.cfg.labels) }, annotations: { 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' } },
       spec: { podCIDR: podCidr, podCIDRs: [podCidr] },
       status: this.nodeStatus(),
     };
@@ -208,7 +210,7 @@ export class NodeStatusManager {
     // Already registered (a restart): keep its labels current and fill in what was missing, as upstream's reconcile does.
     const existing = await client.get(R.nodes, '', nodeName);
     this.uid = existing.metadata.uid;
-    const patch: any = { metadata: { labels: nodeLabels(nodeName) } };
+    const patch: any = { metadata: { labels: { ...nodeLabels(nodeName), ...this.cfg.labels } } };
     if (!existing.spec?.podCIDR) patch.spec = { podCIDR: podCidr, podCIDRs: [podCidr] };
     await client.patch(R.nodes, '', nodeName, 'merge', patch);
   }
@@ -262,6 +264,11 @@ export class NodeStatusManager {
   private ownerRef(): any {
     return { apiVersion: 'v1', kind: 'Node', name: this.cfg.nodeName, uid: this.uid };
   }
+}
+
+/** The labels of a set that have values (null ones are removals, for a patch). */
+function present(labels: Record<string, string | null> = {}): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).filter((e): e is [string, string] => e[1] !== null));
 }
 
 /** metav1.MicroTime: RFC 3339 with microseconds. */

@@ -7,7 +7,8 @@
  * or startup probes, preStop hooks and graceful termination (sidecars last)
  * — and writes the pod's status, with probe results, whenever it changes.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { managedHostsFile } from './hosts.js';
 import { join } from 'node:path';
 import { R, isStatus, type Client } from '../client/client.js';
@@ -17,6 +18,7 @@ import { WorkQueue } from '../client/workqueue.js';
 import { deepEqual } from '../util/json.js';
 import { parseQuantity } from '../api/quantity.js';
 import { containerArgv, containerEnv } from './env.js';
+import { ImageError, ImageManager } from './images.js';
 import { formatPod, goDuration } from './format.js';
 import { runLifecycleHandler, type HookEnv } from './lifecycle.js';
 import { ProbeManager, runInContainer, type CommandResult, type ProbeTarget } from './probes.js';
@@ -51,6 +53,12 @@ export interface PodWorkersConfig {
   log: (msg: string) => void;
   /** Pod DNS (see dns.ts): the cluster domain for hosts-file FQDNs, and the resolv.conf a pod gets (undefined: the node's). */
   dns?: { clusterDomain: string; resolvConf(pod: any, warn: (reason: string, message: string) => void): string | undefined };
+  /** Devices (devices/gpus.ts): pod admission, each container's device environment, and release once the pod is done. */
+  devices?: {
+    admit(pod: any): Promise<{ reason: string; message: string } | undefined>;
+    containerEnv(pod: any, container: any): Record<string, string>;
+    release(podUid: string): void;
+  };
 }
 
 /** The node agent's memory of one pod. */
@@ -191,10 +199,17 @@ export class LogRequestError extends Error {
 /** Runs this node's pods (see the module comment). */
 export class PodWorkers {
   private readonly states = new Map<string, PodState>();
+  /** Pods rejected at admission (key → uid): they are never run. */
+  private readonly rejected = new Map<string, string>();
   private readonly queue: WorkQueue;
   private readonly probes: ProbeManager;
+  private readonly images: ImageManager;
+  /** The scheme of container ids in status (`process://…`, `containerd://…`). */
+  private readonly idScheme: string;
 
   constructor(private readonly cfg: PodWorkersConfig) {
+    this.images = new ImageManager({ runtime: cfg.runtime, client: cfg.client, recorder: cfg.recorder, now: cfg.now, log: cfg.log });
+    this.idScheme = cfg.runtime.containerIdScheme ?? 'process';
     this.queue = new WorkQueue((key) => this.reconcile(key), {
       workers: 8,
       backoff: { baseMs: 500, maxMs: 30_000 },
@@ -323,12 +338,17 @@ export class PodWorkers {
       st = undefined;
       if (!pod) return;
     }
+    if (!pod) this.rejected.delete(key);
     if (!pod || pod.spec?.nodeName !== this.cfg.nodeName) return;
 
     if (pod.metadata?.deletionTimestamp) return this.terminate(key, pod, st);
     if (!st) {
       // A pod that finished before this agent knew it is not run again (upstream: terminal pods are never restarted).
       if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return;
+      if (this.rejected.get(key) === pod.metadata.uid) return;
+      // upstream HandlePodAdditions: a pod is admitted (here: its devices allocated) before anything of it runs.
+      const rejection = await this.cfg.devices?.admit(pod);
+      if (rejection) return this.reject(key, pod, rejection);
       st = this.newState(pod);
       this.states.set(key, st);
     }
@@ -337,7 +357,8 @@ export class PodWorkers {
 
     if (!st.sandbox) {
       try {
-        mkdirSync(st.podDir, { recursive: true });
+        // The pod's files are written without blocking the event loop: creating files costs a millisecond or more each here, times fifty pods at once.
+        await mkdir(st.podDir, { recursive: true });
         st.sandbox = await this.cfg.runtime.createSandbox({
           podUid: st.uid,
           namespace,
@@ -348,10 +369,10 @@ export class PodWorkers {
         // Pods with their own network get the kubelet-managed /etc/hosts (upstream); host-network pods see the node's.
         if (st.sandbox.netnsPath) {
           st.hostsFile = join(st.podDir, 'etc-hosts');
-          writeFileSync(st.hostsFile, managedHostsFile(pod, st.sandbox.ip, this.cfg.dns?.clusterDomain));
+          await writeFile(st.hostsFile, managedHostsFile(pod, st.sandbox.ip, this.cfg.dns?.clusterDomain));
         }
         const resolv = this.cfg.dns?.resolvConf(pod, (reason, msg) => void this.cfg.recorder.event(pod, 'Warning', reason, msg));
-        if (resolv !== undefined) writeFileSync((st.resolvFile = join(st.podDir, 'resolv.conf')), resolv);
+        if (resolv !== undefined) await writeFile((st.resolvFile = join(st.podDir, 'resolv.conf')), resolv);
       } catch (e) {
         void this.cfg.recorder.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(e as Error).message}`);
         await this.writeStatus(st, pod);
@@ -383,8 +404,21 @@ export class PodWorkers {
     if ((status.phase === 'Succeeded' || status.phase === 'Failed') && st.handles.size === 0) {
       // Every container has stopped for good: free the pod's network (its IP stays in status, as upstream).
       st.terminal = true;
+      this.cfg.devices?.release(st.uid);
       await this.removeSandbox(st);
     }
+  }
+
+  /** upstream rejectPod: a Warning event, and the pod Failed with the reason and "Pod was rejected: <message>". */
+  private async reject(key: string, pod: any, r: { reason: string; message: string }): Promise<void> {
+    void this.cfg.recorder.event(pod, 'Warning', r.reason, r.message);
+    const status = { phase: 'Failed', reason: r.reason, message: `Pod was rejected: ${r.message}` };
+    try {
+      await this.cfg.client.patch(R.pods, pod.metadata.namespace, pod.metadata.name, 'merge', { metadata: { uid: pod.metadata.uid }, status }, { subresource: 'status' });
+    } catch (e) {
+      if (!isStatus(e, 404)) throw e;
+    }
+    this.rejected.set(key, pod.metadata.uid);
   }
 
   private newState(pod: any): PodState {
@@ -575,10 +609,23 @@ export class PodWorkers {
       this.nextBackoff(st, c.name, finished);
     }
 
+    // upstream startContainer step 1: the image, pulled per imagePullPolicy (its own back-off; not a restart).
+    try {
+      await this.images.ensureImage(pod, c);
+    } catch (e) {
+      if (!(e instanceof ImageError)) throw e;
+      rec.waiting = { reason: e.reason, message: e.message };
+      void this.cfg.recorder.event(pod, 'Warning', 'Failed', `Error: ${e.reason}`);
+      this.queue.addAfter(key, this.cfg.retryMs);
+      return false;
+    }
+
     let env: Record<string, string>;
     let mounts;
     try {
       env = await containerEnv(pod, c, this.envContext(st));
+      // The devices' variables win over the container's own: they are what keeps it to the devices it was given.
+      Object.assign(env, this.cfg.devices?.containerEnv(pod, c));
       mounts = containerMounts(c, st.volumes ?? new Map());
       if (st.hostsFile && !mounts.some((m) => m.containerPath === '/etc/hosts')) {
         mounts.push({ hostPath: st.hostsFile, containerPath: '/etc/hosts', readOnly: false });
@@ -599,7 +646,6 @@ export class PodWorkers {
     const path = logPath(st.podDir, c.name, attempt);
     const limits = c.resources?.limits ?? {};
     const requests = c.resources?.requests ?? {};
-    void this.cfg.recorder.event(pod, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`);
     const began = this.cfg.now();
     let running: RunningContainer;
     try {
@@ -608,6 +654,9 @@ export class PodWorkers {
         name: c.name,
         image: c.image ?? '',
         argv: containerArgv(c, env),
+        // Apart, for runtimes with images: an absent command means the image's ENTRYPOINT.
+        command: c.command ? containerArgv({ command: c.command }, env) : undefined,
+        args: c.args ? containerArgv({ args: c.args }, env) : undefined,
         env,
         workingDir: c.workingDir,
         mounts,
@@ -616,13 +665,14 @@ export class PodWorkers {
         cpuRequestMillis: milli(requests.cpu),
         logPath: path,
         stdin: !!c.stdin,
+        stdinOnce: !!c.stdinOnce,
         tty: !!c.tty,
       });
     } catch (e) {
       const msg = (e as Error).message;
       const reason = e instanceof StartError ? e.reason : 'RunContainerError';
       // The attempt counts as a container that ended (containerd reports it exited 128, StartError, never started).
-      const containerID = `process://failed-${st.uid.slice(0, 8)}-${c.name}-${attempt}`;
+      const containerID = `${this.idScheme}://failed-${st.uid.slice(0, 8)}-${c.name}-${attempt}`;
       if (rec.terminated) rec.last = rec.terminated;
       rec.restartCount = attempt;
       rec.terminated = { exitCode: 128, reason: 'StartError', message: msg, startedAt: new Date(0), finishedAt: this.cfg.now(), containerID };
@@ -634,7 +684,7 @@ export class PodWorkers {
       this.queue.addAfter(key, this.cfg.retryMs);
       return false;
     }
-    const containerID = `process://${running.id}`;
+    const containerID = `${this.idScheme}://${running.id}`;
     if (rec.terminated) rec.last = rec.terminated;
     rec.terminated = undefined;
     rec.restartCount = attempt;
@@ -776,6 +826,8 @@ export class PodWorkers {
         st.killing = this.killAll(st, pod, grace).then(() => this.queue.add(key));
       }
       if (st.handles.size > 0) return;
+      // Devices are free once the containers are gone, before the pod leaves the API and the scheduler places another on them.
+      this.cfg.devices?.release(st.uid);
       await this.removeSandbox(st);
       st.final = true;
       await this.writeStatus(st, pod, true);
@@ -879,6 +931,8 @@ export class PodWorkers {
 
   private forget(key: string, st: PodState): void {
     this.probes.removePod(st.uid);
+    this.cfg.devices?.release(st.uid);
+    this.images.forgetPod(st.uid);
     if (this.states.get(key) === st) this.states.delete(key);
     rmSync(st.podDir, { recursive: true, force: true });
   }

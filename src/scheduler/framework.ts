@@ -10,21 +10,25 @@ import type { EventRecorder } from '../client/events.js';
 import type { InformerFactory } from '../client/factory.js';
 import type { Pod } from '../api/generated/types.js';
 import type { NodeInfo, PodInfo } from './nodeinfo.js';
+import type { QueuedPodInfo } from './queue.js';
 
 /** Outcome codes of a plugin stage (upstream framework.Code, minus the ones Kite does not use yet). */
-export type Code = 'Success' | 'Unschedulable' | 'UnschedulableAndUnresolvable' | 'Error' | 'Skip';
+export type Code = 'Success' | 'Unschedulable' | 'UnschedulableAndUnresolvable' | 'Error' | 'Skip' | 'Wait';
 
 /**
  * What a stage answers. `Unschedulable`: the pod does not fit now but may
  * after preemption or a cluster change; `UnschedulableAndUnresolvable`:
  * preemption cannot help; `Error`: something broke (the pod is retried
- * with backoff); `Skip`: a PreScore/PreFilter plugin has nothing to do for this pod.
+ * with backoff); `Skip`: a PreScore/PreFilter plugin has nothing to do for this pod;
+ * `Wait` (Permit only): hold the assumed pod, unbound, for up to `timeoutMs`
+ * until the plugin allows or rejects it.
  */
 export type Status =
   | { readonly code: 'Success' }
   | { readonly code: 'Skip' }
   | { readonly code: 'Unschedulable' | 'UnschedulableAndUnresolvable'; readonly reasons: readonly string[]; plugin?: string }
-  | { readonly code: 'Error'; readonly reasons: readonly string[]; plugin?: string };
+  | { readonly code: 'Error'; readonly reasons: readonly string[]; plugin?: string }
+  | { readonly code: 'Wait'; readonly timeoutMs: number; readonly reasons?: readonly string[]; plugin?: string };
 
 /** The shared Success status (statuses are immutable). */
 export const SUCCESS: Status = Object.freeze({ code: 'Success' });
@@ -39,6 +43,11 @@ export function unschedulable(...reasons: string[]): Status {
 /** A rejection that preemption cannot resolve. */
 export function unresolvable(...reasons: string[]): Status {
   return { code: 'UnschedulableAndUnresolvable', reasons };
+}
+
+/** A Permit answer: keep the pod reserved but unbound for up to `timeoutMs` (upstream framework.Wait). */
+export function wait(timeoutMs: number): Status {
+  return { code: 'Wait', timeoutMs };
 }
 
 /** An internal error (the pod is retried with backoff). */
@@ -58,7 +67,7 @@ export function isRejected(s: Status): s is Extract<Status, { reasons: readonly 
 
 /** The reasons of a status ([] for Success/Skip). */
 export function reasonsOf(s: Status): readonly string[] {
-  return 'reasons' in s ? s.reasons : [];
+  return 'reasons' in s ? (s.reasons ?? []) : [];
 }
 
 /** The message of a status: its reasons joined with ", " (upstream Status.Message). */
@@ -124,6 +133,20 @@ export function fitErrorMessage(fe: FitError): string {
   return msg;
 }
 
+/**
+ * A pod that Permit holds: assumed on its node, reserved, not bound
+ * (upstream framework.WaitingPod). It is bound once every plugin that asked
+ * it to wait allows it; a rejection, or a plugin's timeout, unreserves it.
+ */
+export interface WaitingPod {
+  readonly pod: PodInfo;
+  readonly nodeName: string;
+  /** One plugin lets the pod go on; it is bound when no plugin still holds it. */
+  allow(plugin: string): void;
+  /** Releases the pod as unschedulable with this message (upstream WaitingPod.Reject). */
+  reject(plugin: string, message: string): void;
+}
+
 /** What plugins may use from the scheduler (upstream framework.Handle). */
 export interface FrameworkHandle {
   client: Client;
@@ -135,6 +158,12 @@ export interface FrameworkHandle {
   informers?: InformerFactory;
   /** Records events as the scheduler (upstream Handle.EventRecorder). */
   events?: EventRecorder;
+  /** Calls `fn` for each pod Permit holds (upstream Handle.IterateOverWaitingPods). */
+  iterateOverWaitingPods?(fn: (wp: WaitingPod) => void): void;
+  /** Retries these pending pods (`namespace/name` keys) now, honouring their backoff (upstream Handle.Activate, queueing-hint style). */
+  activate?(keys: Iterable<string>): void;
+  /** How many times the queue has retried unschedulable pods on a cluster change so far (upstream's moveRequestCycle). */
+  moveRequests?(): number;
 }
 
 /**
@@ -145,6 +174,12 @@ export interface FrameworkHandle {
  */
 export interface Plugin {
   readonly name: string;
+  /** Prepares the plugin before the scheduler starts (e.g. asks for informers, which then start with the scheduler's). */
+  start?(): Promise<void>;
+  /** Releases what start() set up (timers). */
+  stop?(): void;
+  /** QueueSort: true if `a` is to be scheduled before `b`; the first plugin of the profile with it orders the queue (upstream QueueSortPlugin.Less). */
+  less?(a: QueuedPodInfo, b: QueuedPodInfo): boolean;
   /** Once per cycle before filtering; may compute pod data into `state`, reject the pod outright, or Skip its filter. */
   preFilter?(state: CycleState, pod: PodInfo): Status;
   /** Does the pod fit this node? */
@@ -161,7 +196,7 @@ export interface Plugin {
   reserve?(state: CycleState, pod: PodInfo, nodeName: string): Status;
   /** Undo reserve (the cycle or the binding failed). Must be idempotent. */
   unreserve?(state: CycleState, pod: PodInfo, nodeName: string): void;
-  /** Last say before binding (gang scheduling will wait here; only Success/rejection for now). */
+  /** Last say before binding: Success, a rejection, or Wait (the pod stays reserved until allowed, rejected or timed out). */
   permit?(state: CycleState, pod: PodInfo, nodeName: string): Status;
   /** Binds the pod to the node in the API (the first plugin not answering Skip wins). */
   bind?(state: CycleState, pod: Pod, nodeName: string): Promise<Status>;

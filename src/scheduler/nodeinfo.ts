@@ -91,6 +91,11 @@ function listOf(rl: Readonly<Record<string, unknown>> | undefined): List {
   return m;
 }
 
+/** A resource list (a PodGroup's minResources, say) in the scheduler's units: cpu in millicores, the rest in whole units. */
+export function resourceList(rl: Readonly<Record<string, unknown>> | undefined): Map<string, number> {
+  return listOf(rl);
+}
+
 function addTo(into: List, l: List): void {
   for (const [k, v] of l) into.set(k, (into.get(k) ?? 0) + v);
 }

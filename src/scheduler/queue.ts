@@ -14,6 +14,8 @@ export interface QueuedPodInfo {
   podInfo: PodInfo;
   /** When the pod (re)entered the queue; orders pods of equal priority. */
   timestamp: number;
+  /** When the pod first entered the queue (upstream InitialAttemptTimestamp; Coscheduling's QueueSort reads it). */
+  initialAttemptTimestamp: number;
   /** Scheduling attempts so far. */
   attempts: number;
   /** When the last attempt failed (backoff counts from here). */
@@ -36,6 +38,8 @@ export interface QueueOptions {
   maxBackoffMs?: number;
   maxUnschedulableMs?: number;
   flushUnschedulableIntervalMs?: number;
+  /** The order of the active heap: true if `x` goes before `y` (a QueueSort plugin's; default PrioritySort). */
+  less?: (x: QueuedPodInfo, y: QueuedPodInfo) => boolean;
 }
 
 /** A binary heap with a "less" order. */
@@ -99,7 +103,7 @@ export class SchedulingQueue {
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly maxUnschedulableMs: number;
-  private readonly active = new Heap<QueuedPodInfo>(moreUrgent);
+  private readonly active: Heap<QueuedPodInfo>;
   private readonly activeKeys = new Map<string, QueuedPodInfo>();
   private readonly backoff = new Heap<QueuedPodInfo>((x, y) => this.backoffExpiry(x) < this.backoffExpiry(y));
   private readonly backoffKeys = new Map<string, QueuedPodInfo>();
@@ -112,12 +116,16 @@ export class SchedulingQueue {
   private backoffTimer?: NodeJS.Timeout;
   private backoffTimerAt = Infinity;
   private readonly flushTimer: NodeJS.Timeout;
+  private moves = 0;
 
   constructor(opts: QueueOptions = {}) {
     this.clock = opts.clock ?? { now: () => Date.now() };
     this.initialBackoffMs = opts.initialBackoffMs ?? 1000;
     this.maxBackoffMs = opts.maxBackoffMs ?? 10_000;
     this.maxUnschedulableMs = opts.maxUnschedulableMs ?? 5 * 60_000;
+    const less = opts.less;
+    // Pods a sort plugin holds equal keep their arrival order.
+    this.active = new Heap<QueuedPodInfo>(less ? (x, y) => less(x, y) || (!less(y, x) && x.seq < y.seq) : moreUrgent);
     this.flushTimer = setInterval(() => this.flushUnschedulableLeftover(), opts.flushUnschedulableIntervalMs ?? 30_000);
     this.flushTimer.unref?.();
   }
@@ -233,7 +241,8 @@ export class SchedulingQueue {
       return;
     }
     if (this.where(key)) return this.update(pod);
-    this.toActive({ podInfo: newPodInfo(pod), timestamp: this.clock.now(), attempts: 0, lastFailure: 0, unschedulablePlugins: new Set(), seq: this.seq++ });
+    const now = this.clock.now();
+    this.toActive({ podInfo: newPodInfo(pod), timestamp: now, initialAttemptTimestamp: now, attempts: 0, lastFailure: 0, unschedulablePlugins: new Set(), seq: this.seq++ });
   }
 
   /**
@@ -301,9 +310,34 @@ export class SchedulingQueue {
     this.inFlight.delete(key);
   }
 
-  /** A cluster change may make unschedulable pods fit: retry them all, honouring backoff (upstream MoveAllToActiveOrBackoffQueue). */
-  moveAllToActiveOrBackoff(): void {
+  /**
+   * A cluster change may make unschedulable pods fit: retry them all,
+   * honouring backoff (upstream MoveAllToActiveOrBackoffQueue). A pod the
+   * scheduler itself assumed and then released is not counted as a cluster
+   * change in moveRequests (`clusterChange` false).
+   */
+  moveAllToActiveOrBackoff(clusterChange = true): void {
+    if (clusterChange) this.moves++;
     if (this.unschedulable.size) this.move([...this.unschedulable.values()]);
+  }
+
+  /** How many cluster changes have retried the unschedulable pods so far (upstream moveRequestCycle). */
+  get moveRequests(): number {
+    return this.moves;
+  }
+
+  /**
+   * Retries these unschedulable pods (by `namespace/name`), honouring their
+   * backoff — what a queueing hint does for the pods one event concerns
+   * (e.g. a new member of a pod's gang). Pods elsewhere in the queue stay.
+   */
+  activate(keys: Iterable<string>): void {
+    const due: QueuedPodInfo[] = [];
+    for (const k of keys) {
+      const qp = this.unschedulable.get(k);
+      if (qp) due.push(qp);
+    }
+    this.move(due);
   }
 
   /** Counts, for tests and metrics. */

@@ -2,14 +2,17 @@
  * Runs a profile's plugins stage by stage (upstream framework/runtime):
  * builds each plugin once from the registry, then for a pod runs PreFilter,
  * Filter (first rejection wins), PostFilter, PreScore/Score/Normalize with
- * weights, Reserve/Unreserve, Permit and Bind.
+ * weights, Reserve/Unreserve, Permit (holding pods that plugins ask to
+ * wait) and Bind.
  */
 import type { Pod } from '../api/generated/types.js';
+import { formatDuration } from '../api/protobuf.js';
 import {
   MAX_NODE_SCORE,
   SUCCESS,
   errorStatus,
   isSuccess,
+  reasonsOf,
   type CycleState,
   type Diagnosis,
   type FrameworkHandle,
@@ -18,8 +21,61 @@ import {
   type PluginRegistry,
   type Profile,
   type Status,
+  type WaitingPod,
 } from './framework.js';
 import type { NodeInfo, PodInfo } from './nodeinfo.js';
+import type { QueuedPodInfo } from './queue.js';
+
+/** The longest a Permit plugin may hold a pod (upstream maxTimeout, 15 minutes). */
+const MAX_PERMIT_WAIT_MS = 15 * 60_000;
+
+/** A pod held at Permit, with a timer per plugin that holds it (upstream waitingPod). */
+class HeldPod implements WaitingPod {
+  private readonly pending = new Map<string, NodeJS.Timeout>();
+  private settle!: (s: Status) => void;
+  private settled = false;
+  /** Resolves with Success once every plugin allowed the pod, or with the first rejection. */
+  readonly outcome = new Promise<Status>((resolve) => (this.settle = resolve));
+
+  constructor(
+    readonly pod: PodInfo,
+    readonly nodeName: string,
+    waits: ReadonlyMap<string, number>,
+    private readonly onReject?: () => void,
+  ) {
+    for (const [plugin, ms] of waits) {
+      const t = setTimeout(() => this.reject(plugin, `rejected due to timeout after waiting ${formatDuration(BigInt(ms) * 1_000_000n)} at plugin ${plugin}`), ms);
+      t.unref?.();
+      this.pending.set(plugin, t);
+    }
+  }
+
+  allow(plugin: string): void {
+    const t = this.pending.get(plugin);
+    if (t) clearTimeout(t);
+    this.pending.delete(plugin);
+    if (this.pending.size === 0) this.finish(SUCCESS);
+  }
+
+  reject(plugin: string, message: string): void {
+    this.finish({ code: 'Unschedulable', reasons: [message], plugin });
+  }
+
+  private finish(s: Status): void {
+    if (this.settled) return;
+    this.settled = true;
+    for (const t of this.pending.values()) clearTimeout(t);
+    this.pending.clear();
+    // The room is given back at once, before the next scheduling cycle, not when the binding cycle resumes.
+    if (s.code !== 'Success') this.onReject?.();
+    this.settle(s);
+  }
+}
+
+/** The pod's UID, the key of the held pods (upstream keys waitingPods by UID). */
+function uidOf(pod: PodInfo): string {
+  return pod.pod.metadata?.uid ?? pod.key;
+}
 
 type Stage = keyof Omit<Plugin, 'name'>;
 
@@ -34,6 +90,8 @@ export class Framework {
   readonly schedulerName: string;
   private readonly plugins: Plugin[] = [];
   private readonly weights = new Map<string, number>();
+  /** Pods held at Permit, by UID (upstream waitingPodsMap). */
+  private readonly waiting = new Map<string, HeldPod>();
 
   constructor(registry: PluginRegistry, profile: Profile, handle: FrameworkHandle) {
     this.schedulerName = profile.schedulerName;
@@ -44,6 +102,23 @@ export class Framework {
       this.plugins.push(plugin);
       this.weights.set(plugin.name, p.weight ?? 1);
     }
+  }
+
+  /** Starts the plugins that have something to prepare (before the scheduler's informers start). */
+  async start(): Promise<void> {
+    for (const p of this.plugins) await p.start?.();
+  }
+
+  /** Stops the plugins and rejects the pods still held at Permit. */
+  stop(): void {
+    for (const p of this.plugins) p.stop?.();
+    for (const wp of this.waiting.values()) wp.reject('', 'scheduler stopped');
+  }
+
+  /** The queue order of the profile's QueueSort plugin, if it has one (else the queue's PrioritySort). */
+  queueSort(): ((a: QueuedPodInfo, b: QueuedPodInfo) => boolean) | undefined {
+    const p = this.plugins.find((x) => x.less);
+    return p ? (a, b) => p.less!(a, b) : undefined;
   }
 
   private with(stage: Stage): Plugin[] {
@@ -90,15 +165,23 @@ export class Framework {
     return this.runFilter(state, pod, node, this.filters());
   }
 
-  /** Runs PostFilter plugins until one answers Success; returns the last message for the FitError. */
+  /**
+   * Runs PostFilter plugins until one answers Success (upstream
+   * RunPostFilterPlugins): an unresolvable answer or an error ends the run;
+   * otherwise the reasons of every rejecting plugin are gathered for the
+   * FitError, and the first of them is the rejector.
+   */
   runPostFilter(state: CycleState, pod: PodInfo, diagnosis: Diagnosis): Status {
-    let last: Status = { code: 'Unschedulable', reasons: [] };
+    const reasons: string[] = [];
+    let rejector: string | undefined;
     for (const p of this.postFilters()) {
       const s = p.postFilter!(state, pod, diagnosis);
       if (s.code === 'Success') return s;
-      last = s;
+      if (s.code === 'UnschedulableAndUnresolvable' || s.code === 'Error') return { ...s, plugin: p.name } as Status;
+      reasons.push(...reasonsOf(s));
+      rejector ??= p.name;
     }
-    return last;
+    return { code: 'Unschedulable', reasons, plugin: rejector };
   }
 
   /** Total weighted score of each feasible node (same order as `nodes`). */
@@ -138,13 +221,49 @@ export class Framework {
     for (let i = ps.length - 1; i >= 0; i--) ps[i]!.unreserve!(state, pod, nodeName);
   }
 
-  /** Runs Permit; the first non-success decides. */
-  runPermit(state: CycleState, pod: PodInfo, nodeName: string): Status {
+  /**
+   * Runs Permit (upstream RunPermitPlugins): the first rejection or error
+   * decides; if plugins asked to wait and none rejected, the pod is held
+   * (each plugin's wait capped at 15 minutes) and Wait is returned — the
+   * binding cycle then awaits waitOnPermit. `onReject` runs synchronously
+   * when a held pod is rejected, so that its room is free for whatever the
+   * scheduler does next.
+   */
+  runPermit(state: CycleState, pod: PodInfo, nodeName: string, onReject?: () => void): Status {
+    let waits: Map<string, number> | undefined;
     for (const p of this.permitters()) {
       const s = p.permit!(state, pod, nodeName);
-      if (!isSuccess(s)) return { ...s, plugin: p.name } as Status;
+      if (s.code === 'Wait') (waits ??= new Map()).set(p.name, Math.min(s.timeoutMs, MAX_PERMIT_WAIT_MS));
+      else if (!isSuccess(s)) return { ...s, plugin: p.name } as Status;
     }
-    return SUCCESS;
+    if (!waits) return SUCCESS;
+    this.waiting.set(uidOf(pod), new HeldPod(pod, nodeName, waits, onReject));
+    return { code: 'Wait', timeoutMs: Math.max(...waits.values()), reasons: [`one or more plugins asked to wait and no plugin rejected pod "${pod.pod.metadata?.name}"`] };
+  }
+
+  /** Waits until a held pod is allowed or rejected; Success at once for a pod not held (upstream WaitOnPermit). */
+  async waitOnPermit(pod: PodInfo): Promise<Status> {
+    const uid = uidOf(pod);
+    const wp = this.waiting.get(uid);
+    if (!wp) return SUCCESS;
+    try {
+      return await wp.outcome;
+    } finally {
+      if (this.waiting.get(uid) === wp) this.waiting.delete(uid);
+    }
+  }
+
+  /** Calls `fn` for every pod held at Permit. */
+  iterateOverWaitingPods(fn: (wp: WaitingPod) => void): void {
+    for (const wp of [...this.waiting.values()]) fn(wp);
+  }
+
+  /** Rejects a held pod that was deleted; true if it was held (upstream RejectWaitingPod). */
+  rejectWaitingPod(uid: string): boolean {
+    const wp = this.waiting.get(uid);
+    if (!wp) return false;
+    wp.reject('', 'removed');
+    return true;
   }
 
   /** Runs Bind plugins until one does not Skip. */

@@ -150,8 +150,11 @@ export class Scheduler {
       runFilterPlugins: (state, pod, node) => this.nominator.filter(node, pod, (n) => this.framework.runFilterPlugins(state, pod, n)),
       informers: config.informers,
       events: config.events,
+      iterateOverWaitingPods: (fn) => this.framework.iterateOverWaitingPods(fn),
+      activate: (keys) => this.queue.activate(keys),
+      moveRequests: () => this.queue.moveRequests,
     });
-    this.queue = new SchedulingQueue({ ...config.queue, clock: this.clock });
+    this.queue = new SchedulingQueue({ ...config.queue, clock: this.clock, less: this.framework.queueSort() });
     this.informers = config.informers;
     this.pods = config.informers.informer<Pod>(R.pods);
     this.nodes = config.informers.informer<Node>(R.nodes);
@@ -175,6 +178,8 @@ export class Scheduler {
       onUpdate: (old, p) => this.podChanged(old, p),
       onDelete: (p) => {
         this.nominator.delete(p);
+        // A pod deleted while held at Permit is released; its room frees up (upstream deletePodFromSchedulingQueue).
+        if (p.metadata?.uid && this.framework.rejectWaitingPod(p.metadata.uid)) this.queue.moveAllToActiveOrBackoff();
         if (assigned(p)) {
           this.cache.removePod(p);
           // Freed resources may let pending pods fit (upstream: AssignedPodDelete).
@@ -182,7 +187,8 @@ export class Scheduler {
         } else this.queue.delete(p);
       },
     });
-    // Informers plugins asked for (preemption's PodDisruptionBudgets) start with ours.
+    // Plugins ask for their informers now; those (preemption's PodDisruptionBudgets, Coscheduling's PodGroups) start with ours.
+    await this.framework.start();
     await Promise.all([this.nodes.start(), this.pods.start(), this.informers.start()]);
     void this.loop();
   }
@@ -191,6 +197,7 @@ export class Scheduler {
   stop(): void {
     this.stopped = true;
     this.queue.close();
+    this.framework.stop();
   }
 
   /** Resolves when the bindings in flight have finished (tests and benchmarks). */
@@ -263,11 +270,11 @@ export class Scheduler {
       this.cache.forgetPod(podInfo.key);
       return this.handleFailure(qp, reserved, new Set());
     }
-    const permit = this.framework.runPermit(state, podInfo, host);
-    if (!isSuccess(permit)) {
+    const permit = this.framework.runPermit(state, podInfo, host, () => this.release(state, podInfo, host));
+    if (permit.code !== 'Wait' && !isSuccess(permit)) {
       this.framework.runUnreserve(state, podInfo, host);
       this.cache.forgetPod(podInfo.key);
-      return this.handleFailure(qp, permit, new Set('plugin' in permit && permit.plugin ? [permit.plugin] : []));
+      return this.permitFailure(qp, host, permit);
     }
     const binding = this.bindingCycle(state, qp, host);
     this.bindings.add(binding);
@@ -275,8 +282,23 @@ export class Scheduler {
     void binding.catch(() => {}).finally(() => this.bindings.delete(binding));
   }
 
+  /**
+   * A Permit rejection (in the scheduling cycle or while held): reported as
+   * upstream reports it, as a FitError over the one chosen node.
+   */
+  private permitFailure(qp: QueuedPodInfo, host: string, status: Status): void {
+    const plugin = 'plugin' in status && status.plugin ? status.plugin : undefined;
+    if (!isRejected(status)) return this.handleFailure(qp, status, new Set());
+    const diagnosis: Diagnosis = { nodeToStatus: new Map([[host, status]]), unschedulablePlugins: new Set(plugin ? [plugin] : []) };
+    this.handleFailure(qp, { code: status.code, reasons: [fitErrorMessage({ numAllNodes: 1, diagnosis })] }, diagnosis.unschedulablePlugins);
+  }
+
   private async bindingCycle(state: CycleState, qp: QueuedPodInfo, host: string): Promise<void> {
     const pod = qp.podInfo.pod;
+    // A pod held at Permit (a gang member waiting for its siblings) binds only once allowed.
+    const permitted = await this.framework.waitOnPermit(qp.podInfo);
+    // The rejection already gave the room back (release, run by the rejection itself).
+    if (!isSuccess(permitted)) return this.permitFailure(qp, host, permitted);
     const status = await this.framework.runBind(state, pod, host);
     if (isSuccess(status)) {
       this.metrics.scheduled++;
@@ -285,9 +307,20 @@ export class Scheduler {
       void this.events.event(pod as any, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${pod.metadata?.name} to ${host}`);
       return;
     }
-    this.framework.runUnreserve(state, qp.podInfo, host);
-    this.cache.forgetPod(qp.podInfo.key);
+    this.release(state, qp.podInfo, host);
     this.handleFailure(qp, status, new Set());
+  }
+
+  /**
+   * Gives back the room of an assumed pod that will not be bound: Unreserve,
+   * forget, and retry the pods that may fit now — upstream treats this as an
+   * assigned pod's deletion. It is not counted as a cluster change (see
+   * SchedulingQueue.moveRequests); the pod itself is not queued yet, so it stays out.
+   */
+  private release(state: CycleState, pod: PodInfo, host: string): void {
+    this.framework.runUnreserve(state, pod, host);
+    this.cache.forgetPod(pod.key);
+    this.queue.moveAllToActiveOrBackoff(false);
   }
 
   /** The scheduling algorithm: filter, then score (upstream schedulePod). */

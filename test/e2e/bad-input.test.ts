@@ -134,6 +134,35 @@ test('a Pod with no containers is invalid', async () => {
   await assertNotStored('pod', 'empty');
 });
 
+test('a probe on a plain init container is Forbidden, with the upstream message and field', async () => {
+  const pod = (name: string, init: Record<string, unknown>) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NS },
+    spec: {
+      initContainers: [{ name: 'setup', image: 'busybox', command: ['true'], ...init }],
+      containers: [{ name: 'c', image: 'busybox', command: ['sleep', '3600'] }],
+    },
+  });
+  const probe = { exec: { command: ['true'] } };
+  const err = await createFails(pod('init-probe', { livenessProbe: probe }));
+  assert.equal(err.trim(), 'The Pod "init-probe" is invalid: spec.initContainers[0].livenessProbe: Forbidden: may not be set for init containers without restartPolicy=Always');
+  await assertNotStored('pod', 'init-probe');
+
+  const raw = await api.request('POST', `/api/v1/namespaces/${NS}/pods`, pod('init-probe', { livenessProbe: probe }));
+  assert.equal(raw.status, 422);
+  const s = status(raw.body);
+  assert.equal(s.reason, 'Invalid');
+  assert.deepEqual(s.details.causes, [
+    { reason: 'FieldValueForbidden', message: 'Forbidden: may not be set for init containers without restartPolicy=Always', field: 'spec.initContainers[0].livenessProbe' },
+  ]);
+
+  // The same probe on a sidecar (restartPolicy: Always) is accepted.
+  await server.k(['create', '-f', '-'], JSON.stringify(pod('sidecar-probe', { restartPolicy: 'Always', livenessProbe: probe })));
+  assert.equal(await server.k(['get', 'pod', 'sidecar-probe', '-n', NS, '-o', 'jsonpath={.spec.initContainers[0].livenessProbe.exec.command[0]}']), 'true');
+  await assertServing();
+});
+
 test('out-of-range values are invalid', async () => {
   const replicas = await createFails(deployment('negative', { replicas: -1 }));
   assert.equal(replicas.trim(), 'The Deployment "negative" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0');

@@ -14,8 +14,6 @@ import { KiteServer, eventually } from './harness.js';
 import { LocalRegistry, busyboxImage, criLeftovers, criTestSkipReason } from '../../src/kubelet/runtime/cri/testimages.js';
 
 const skip = criTestSkipReason();
-/** The wiring these tests need in the node agent's pod workers (the image step); see the lead's notes. */
-const IMAGE_STEP = 'needs the image-pull step (ImageManager) in the pod workers';
 
 let server: KiteServer;
 const registry = new LocalRegistry();
@@ -100,12 +98,12 @@ test("a pod without a command runs the image's CMD", { skip }, async () => {
   assert.equal(logs, 'greetings from the image CMD\n');
 });
 
-test('containers report containerd ids', { skip, todo: skip ? undefined : IMAGE_STEP }, async () => {
+test('containers report containerd ids', { skip }, async () => {
   await server.k(['-n', 'cri', 'wait', '--for=condition=Ready', 'pod/hello', '--timeout=60s']);
   assert.match(await get('hello', '{.status.containerStatuses[0].containerID}'), /^containerd:\/\/[0-9a-f]{64}$/);
 });
 
-test("a missing image ends in ErrImagePull, then ImagePullBackOff, with the registry's message", { skip, todo: skip ? undefined : IMAGE_STEP }, async () => {
+test("a missing image ends in ErrImagePull, then ImagePullBackOff, with the registry's message", { skip }, async () => {
   const missing = `${registry.host}/e2e/missing:v1`;
   await server.k(['apply', '-f', '-'], pod('missing', missing, { command: ['true'] }));
   const notFound = `failed to pull and unpack image "${missing}": failed to resolve reference "${missing}": ${missing}: not found`;
@@ -126,7 +124,7 @@ test("a missing image ends in ErrImagePull, then ImagePullBackOff, with the regi
   assert.match(events, /BackOff: Back-off pulling image/);
 });
 
-test('a registry that requires credentials serves only pods with its imagePullSecret', { skip, todo: skip ? undefined : IMAGE_STEP }, async () => {
+test('a registry that requires credentials serves only pods with its imagePullSecret', { skip }, async () => {
   await server.k(['apply', '-f', '-'], pod('anonymous', privateImage, { command: ['sleep', '3600'] }));
   const denied = await eventually(async () => {
     const w = JSON.parse((await get('anonymous', '{.status.containerStatuses[0].state.waiting}')) || '{}');

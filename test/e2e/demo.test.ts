@@ -116,7 +116,7 @@ describe('kite up --demo (npm start)', () => {
       const timer = setTimeout(() => reject(new Error(`no demo result within 300 s:\n${stdout}\n${stderr}`)), 300_000);
       const check = () => {
         if (/the ML demo failed/.test(stderr)) return done(new Error(`demo failed:\n${stdout}\n${stderr}`));
-        if (/\[6\/6\] predicting through the Ingress/.test(stdout) && /Press Ctrl-C to stop the cluster\./.test(stdout)) done();
+        if (/answered by pod/.test(stdout) && /Press Ctrl-C to stop the cluster\./.test(stdout)) done();
       };
       const onExit = (code: number | null) => done(new Error(`kite up exited (${code}) before the demo finished:\n${stdout}\n${stderr}`));
       const done = (err?: Error) => {

@@ -67,8 +67,9 @@ describe('the serving example by hand with kubectl (examples/ml-serving/README.m
     assert.match(await server.k(['apply', '-f', server.file('load.yaml', manifest)]), /job\.batch\/model-load created/);
     const replicas = async () => Number((await server.k(['get', 'deployment', 'digits-server', '-o', 'jsonpath={.spec.replicas}'])).trim());
     await eventually(async () => (await replicas()) > 1, 90_000, 'the autoscaler to add model servers under load');
-    const hpa = await server.k(['get', 'hpa', 'digits-server']);
-    assert.match(hpa, /digits-server\s+Deployment\/digits-server\s+cpu: \d+%\/50%\s+1\s+4\s+[2-4]\s/);
+    // kubectl get hpa shows the target, the bounds and (from the next sync on) the new replica count.
+    const row = /digits-server\s+Deployment\/digits-server\s+cpu: \d+%\/50%\s+1\s+4\s+[2-4]\s/;
+    await eventually(async () => row.test(await server.k(['get', 'hpa', 'digits-server'])), 30_000, 'kubectl get hpa to show the new replica count');
     const events = await server.k(['get', 'events', '--field-selector', 'involvedObject.kind=HorizontalPodAutoscaler,reason=SuccessfulRescale', '-o', 'jsonpath={.items[*].message}']);
     assert.match(events, /New size: [2-4]; reason: cpu resource utilization \(percentage of request\) above target/);
 

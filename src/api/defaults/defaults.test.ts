@@ -133,3 +133,25 @@ test('service, namespace and misc defaults', () => {
   assert.equal(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds, 300);
   assert.equal(hpa.spec.behavior.scaleUp.policies.length, 2);
 });
+
+test('probe and hook defaults treat zero values as unset, as Go defaulting does', () => {
+  const pod: any = {
+    spec: {
+      containers: [
+        {
+          name: 'a',
+          image: 'x',
+          readinessProbe: { httpGet: { port: 80, path: '' }, timeoutSeconds: 0, periodSeconds: 0, successThreshold: 0, failureThreshold: 0 },
+          livenessProbe: { tcpSocket: { port: 80 }, periodSeconds: 5 },
+          lifecycle: { postStart: { httpGet: { port: 80 } }, preStop: { httpGet: { port: 80, path: '/stop', scheme: 'HTTPS' } } },
+        },
+      ],
+    },
+  };
+  applyDefaults('', 'Pod', pod);
+  const c = pod.spec.containers[0];
+  assert.deepEqual(c.readinessProbe, { httpGet: { port: 80, path: '/', scheme: 'HTTP' }, timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 });
+  assert.equal(c.livenessProbe.periodSeconds, 5);
+  assert.deepEqual(c.lifecycle.postStart.httpGet, { port: 80, path: '/', scheme: 'HTTP' });
+  assert.deepEqual(c.lifecycle.preStop.httpGet, { port: 80, path: '/stop', scheme: 'HTTPS' });
+});

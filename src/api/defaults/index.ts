@@ -37,17 +37,26 @@ function defaultPersistentVolumeClaim(o: Obj): void {
   if (!st.phase) st.phase = 'Pending';
 }
 
+/** Sets `obj[key]` when it is absent or Go's zero value (0, ''), as Go defaulting sees an unset field. */
+function defZero(obj: Obj, key: string, value: unknown): void {
+  if (obj[key] === undefined || obj[key] === null || obj[key] === 0 || obj[key] === '') obj[key] = value;
+}
+
+/** SetDefaults_HTTPGetAction: path `/`, scheme HTTP (for probes and lifecycle hooks alike). */
+function defaultHttpGet(h: Obj | undefined): void {
+  if (!h) return;
+  defZero(h, 'path', '/');
+  defZero(h, 'scheme', 'HTTP');
+}
+
 /** SetDefaults_Probe + SetDefaults_HTTPGetAction. */
 function defaultProbe(p: Obj | undefined): void {
   if (!p) return;
-  def(p, 'timeoutSeconds', 1);
-  def(p, 'periodSeconds', 10);
-  def(p, 'successThreshold', 1);
-  def(p, 'failureThreshold', 3);
-  if (p.httpGet) {
-    def(p.httpGet, 'path', '/');
-    def(p.httpGet, 'scheme', 'HTTP');
-  }
+  defZero(p, 'timeoutSeconds', 1);
+  defZero(p, 'periodSeconds', 10);
+  defZero(p, 'successThreshold', 1);
+  defZero(p, 'failureThreshold', 3);
+  defaultHttpGet(p.httpGet);
 }
 
 /** SetDefaults_Container and the container-level nested defaults. */
@@ -72,6 +81,8 @@ function defaultContainer(c: Obj, hostNetwork: boolean): void {
   defaultProbe(c.livenessProbe);
   defaultProbe(c.readinessProbe);
   defaultProbe(c.startupProbe);
+  defaultHttpGet(c.lifecycle?.postStart?.httpGet);
+  defaultHttpGet(c.lifecycle?.preStop?.httpGet);
 }
 
 /** SetDefaults_Volume and the volume sources' defaults (modes 0644 = 420). */

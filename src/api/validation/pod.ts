@@ -15,6 +15,7 @@ import {
   isValidPortName,
   isValidPortNum,
   nameIsDNSSubdomain,
+  regexError,
 } from '../names.js';
 import { parseQuantity, type Quantity } from '../quantity.js';
 import { deepEqual, IS_NEGATIVE, keyPath, validateAnnotations, validateLabels, validateNonnegative, type Obj } from './meta.js';
@@ -207,33 +208,156 @@ function validatePullPolicy(policy: unknown, path: string): FieldError[] {
   return [field.notSupported(path, policy, ['Always', 'IfNotPresent', 'Never'])];
 }
 
-/** validateProbe basics: one handler, and upstream's numeric lower bounds. */
-function validateProbe(probe: Obj | undefined, path: string): FieldError[] {
-  if (!probe) return [];
+/** Relaxations of pod validation that depend on the object being updated (upstream PodValidationOptions). */
+export interface PodValidationOptions {
+  /**
+   * Accept a zero-second lifecycle sleep. Upstream gates this behind PodLifecycleSleepActionAllowZero
+   * (alpha, off in 1.32) and keeps accepting it on update when the old pod already used one.
+   */
+  allowSleepZero?: boolean;
+}
+
+/** Whether a JSON field is present: upstream checks a pointer against nil, and `null` decodes to nil. */
+const isSet = (v: unknown): boolean => v !== undefined && v !== null;
+
+/** upstream validateExecAction: a command is required. */
+function validateExecAction(exec: Obj, path: string): FieldError[] {
+  return Array.isArray(exec?.command) && exec.command.length > 0 ? [] : [field.required(`${path}.command`, '')];
+}
+
+/** upstream supportedHTTPSchemes, sorted as sets.List returns them. */
+const HTTP_SCHEMES = ['HTTP', 'HTTPS'] as const;
+/** upstream IsHTTPHeaderName: the token characters Go's HTTP library accepts in a header name. */
+const HTTP_HEADER_NAME_FMT = '[-A-Za-z0-9]+';
+const HTTP_HEADER_NAME_RE = new RegExp(`^${HTTP_HEADER_NAME_FMT}$`);
+
+/**
+ * upstream validateHTTPGetAction: port, scheme HTTP|HTTPS, header names as Go's HTTP library accepts them
+ * (IsHTTPHeaderName). An empty path or scheme is what SetDefaults_HTTPGetAction fills ("/", HTTP) before
+ * upstream validates, so those count as their defaults here rather than as missing.
+ */
+function validateHTTPGetAction(http: Obj, path: string): FieldError[] {
   const errs: FieldError[] = [];
-  const handlers = ['exec', 'httpGet', 'tcpSocket', 'grpc'].filter((k) => probe[k]);
-  if (handlers.length === 0) errs.push(field.required(path, 'must specify a handler type'));
-  else if (handlers.length > 1) errs.push(field.forbidden(`${path}.${handlers[1]}`, 'may not specify more than 1 handler type'));
-  for (const k of ['initialDelaySeconds', 'timeoutSeconds', 'periodSeconds', 'successThreshold', 'failureThreshold']) {
-    errs.push(...validateNonnegative(probe[k], `${path}.${k}`));
+  errs.push(...validatePortNumOrName(http?.port, `${path}.port`));
+  const scheme = http?.scheme || 'HTTP';
+  if (!(HTTP_SCHEMES as readonly unknown[]).includes(scheme)) errs.push(field.notSupported(`${path}.scheme`, scheme, HTTP_SCHEMES));
+  for (const h of (Array.isArray(http?.httpHeaders) ? http.httpHeaders : []) as Obj[]) {
+    const name = String(h?.name ?? '');
+    if (!HTTP_HEADER_NAME_RE.test(name)) {
+      // upstream reports these on the list, not on the header's index
+      errs.push(field.invalid(`${path}.httpHeaders`, name, regexError("a valid HTTP header must consist of alphanumeric characters or '-'", HTTP_HEADER_NAME_FMT, 'X-Header-Name')));
+    }
   }
-  if (probe.httpGet) errs.push(...validatePortNumOrName(probe.httpGet.port, `${path}.httpGet.port`));
-  if (probe.tcpSocket) errs.push(...validatePortNumOrName(probe.tcpSocket.port, `${path}.tcpSocket.port`));
   return errs;
 }
 
-/** ValidatePortNumOrName: an int-or-string port. */
+/**
+ * upstream validateSleepAction with the PodLifecycleSleepActionAllowZero gate off unless the old pod used a
+ * zero sleep: greater than 0 and at most the pod's terminationGracePeriodSeconds (skipped when that is unset).
+ */
+function validateSleepAction(sleep: Obj, gracePeriod: unknown, path: string, opts: PodValidationOptions): FieldError[] {
+  if (typeof gracePeriod !== 'number') return [];
+  const s = Number(sleep?.seconds ?? 0);
+  if (opts.allowSleepZero) {
+    if (s < 0 || s > gracePeriod) return [field.invalid(path, s, `must be non-negative and less than terminationGracePeriodSeconds (${gracePeriod})`)];
+  } else if (s <= 0 || s > gracePeriod) {
+    return [field.invalid(path, s, `must be greater than 0 and less than terminationGracePeriodSeconds (${gracePeriod}). Enable AllowPodLifecycleSleepActionZeroValue feature gate for zero sleep.`)];
+  }
+  return [];
+}
+
+/** The handler types a probe may use, in the order upstream's validateHandler checks them. */
+const PROBE_HANDLERS = ['exec', 'httpGet', 'tcpSocket', 'grpc'] as const;
+/** The handler types a lifecycle hook may use (a sleep instead of gRPC), in validateHandler's order. */
+const LIFECYCLE_HANDLERS = ['exec', 'httpGet', 'tcpSocket', 'sleep'] as const;
+
+/** upstream validateHandler: exactly one handler type, each validated by its own rules. */
+function validateHandler(h: Obj, kinds: readonly string[], gracePeriod: unknown, path: string, opts: PodValidationOptions): FieldError[] {
+  const errs: FieldError[] = [];
+  let n = 0;
+  for (const kind of kinds) {
+    if (!isSet(h[kind])) continue;
+    const p = `${path}.${kind}`;
+    if (n > 0) {
+      errs.push(field.forbidden(p, 'may not specify more than 1 handler type'));
+      continue;
+    }
+    n++;
+    const a: Obj = h[kind];
+    if (kind === 'exec') errs.push(...validateExecAction(a, p));
+    else if (kind === 'httpGet') errs.push(...validateHTTPGetAction(a, p));
+    else if (kind === 'tcpSocket') errs.push(...validatePortNumOrName(a?.port, `${p}.port`));
+    // a gRPC port is an int32 (upstream wraps it in an IntOrString); an unset one is 0
+    else if (kind === 'grpc') errs.push(...validatePortNumOrName(a?.port ?? 0, `${p}.port`));
+    else errs.push(...validateSleepAction(a, gracePeriod, p, opts));
+  }
+  if (n === 0) errs.push(field.required(path, 'must specify a handler type'));
+  return errs;
+}
+
+/** Which probe of a container is validated: each kind adds a rule to upstream's validateProbe. */
+type ProbeKind = 'livenessProbe' | 'readinessProbe' | 'startupProbe';
+
+/**
+ * upstream validateProbe plus validateLivenessProbe / validateReadinessProbe / validateStartupProbe:
+ * one handler, non-negative counts and delays (zeros were defaulted), a positive per-probe grace period,
+ * successThreshold 1 for liveness and startup, and no grace period on readiness (it never kills).
+ */
+function validateProbe(probe: Obj | undefined, kind: ProbeKind, gracePeriod: unknown, path: string, opts: PodValidationOptions): FieldError[] {
+  if (!isSet(probe)) return [];
+  const p = probe as Obj;
+  const errs = validateHandler(p, PROBE_HANDLERS, gracePeriod, path, opts);
+  for (const k of ['initialDelaySeconds', 'timeoutSeconds', 'periodSeconds', 'successThreshold', 'failureThreshold']) {
+    errs.push(...validateNonnegative(p[k], `${path}.${k}`));
+  }
+  const tgps = p.terminationGracePeriodSeconds;
+  if (isSet(tgps) && tgps <= 0) errs.push(field.invalid(`${path}.terminationGracePeriodSeconds`, tgps, 'must be greater than 0'));
+  // SetDefaults_Probe turns an unset or zero successThreshold into 1 before upstream validates it
+  if (kind !== 'readinessProbe' && (p.successThreshold || 1) !== 1) errs.push(field.invalid(`${path}.successThreshold`, p.successThreshold, 'must be 1'));
+  if (kind === 'readinessProbe' && isSet(tgps)) errs.push(field.invalid(`${path}.terminationGracePeriodSeconds`, tgps, 'must not be set for readinessProbes'));
+  return errs;
+}
+
+/** upstream validateLifecycle: each hook that is set has exactly one valid handler. */
+function validateLifecycle(lifecycle: Obj, gracePeriod: unknown, path: string, opts: PodValidationOptions): FieldError[] {
+  const errs: FieldError[] = [];
+  for (const hook of ['postStart', 'preStop']) {
+    if (isSet(lifecycle?.[hook])) errs.push(...validateHandler(lifecycle[hook], LIFECYCLE_HANDLERS, gracePeriod, `${path}.${hook}`, opts));
+  }
+  return errs;
+}
+
+/** The checks upstream runs on a container that runs alongside the app: its lifecycle hooks and its three probes. */
+function validateLifecycleAndProbes(c: Obj, gracePeriod: unknown, path: string, opts: PodValidationOptions): FieldError[] {
+  const errs: FieldError[] = [];
+  if (isSet(c.lifecycle)) errs.push(...validateLifecycle(c.lifecycle, gracePeriod, `${path}.lifecycle`, opts));
+  for (const kind of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
+    errs.push(...validateProbe(c[kind], kind, gracePeriod, `${path}.${kind}`, opts));
+  }
+  return errs;
+}
+
+/** ValidatePortNumOrName: an int-or-string port; a JSON string is always a port name, as intstr decodes it. */
 export function validatePortNumOrName(port: unknown, path: string): FieldError[] {
   if (typeof port === 'number') return isValidPortNum(port).map((m) => field.invalid(path, port, m));
-  if (typeof port === 'string') {
-    if (/^[0-9]+$/.test(port)) return isValidPortNum(Number(port)).map((m) => field.invalid(path, Number(port), m));
-    return isValidPortName(port).map((m) => field.invalid(path, port, m));
-  }
+  if (typeof port === 'string') return isValidPortName(port).map((m) => field.invalid(path, port, m));
   return [field.invalid(path, port ?? null, 'must contain an int or string')];
 }
 
-/** validateContainerCommon plus the per-list checks (unique names) of validateContainers/validateInitContainers. */
-function validateContainerList(list: unknown, volumes: Set<string>, path: string, seen: Set<string>, regular: boolean): FieldError[] {
+/**
+ * validateContainerCommon plus the per-list checks of validateContainers / validateInitContainers: unique names,
+ * container restartPolicy, and hooks and probes only where the container runs alongside the app (regular
+ * containers and restartable "sidecar" init containers).
+ */
+function validateContainerList(
+  list: unknown,
+  volumes: Set<string>,
+  path: string,
+  seen: Set<string>,
+  regular: boolean,
+  gracePeriod: unknown,
+  opts: PodValidationOptions,
+): FieldError[] {
   const errs: FieldError[] = [];
   const containers: Obj[] = Array.isArray(list) ? list : [];
   if (regular && containers.length === 0) errs.push(field.required(path, ''));
@@ -251,18 +375,24 @@ function validateContainerList(list: unknown, volumes: Set<string>, path: string
     errs.push(...validateVolumeMounts(c?.volumeMounts, volumes, `${p}.volumeMounts`));
     errs.push(...validatePullPolicy(c?.imagePullPolicy, `${p}.imagePullPolicy`));
     errs.push(...validateResourceRequirements(c?.resources, `${p}.resources`));
-    if (seen.has(name)) errs.push(field.duplicate(`${p}.name`, name));
-    else seen.add(name);
     if (regular) {
-      errs.push(...validateProbe(c?.livenessProbe, `${p}.livenessProbe`));
-      errs.push(...validateProbe(c?.readinessProbe, `${p}.readinessProbe`));
-      errs.push(...validateProbe(c?.startupProbe, `${p}.startupProbe`));
-      if (c?.livenessProbe && c.livenessProbe.successThreshold !== undefined && c.livenessProbe.successThreshold !== 1) {
-        errs.push(field.invalid(`${p}.livenessProbe.successThreshold`, c.livenessProbe.successThreshold, 'must be 1'));
-      }
-      if (c?.restartPolicy !== undefined) errs.push(field.forbidden(`${p}.restartPolicy`, 'may not be set for non-init containers'));
-    } else if (c?.restartPolicy !== undefined && c.restartPolicy !== 'Always') {
-      errs.push(field.notSupported(`${p}.restartPolicy`, c.restartPolicy, ['Always']));
+      if (seen.has(name)) errs.push(field.duplicate(`${p}.name`, name));
+      else seen.add(name);
+      errs.push(...validateLifecycleAndProbes(c ?? {}, gracePeriod, p, opts));
+      if (isSet(c?.restartPolicy)) errs.push(field.forbidden(`${p}.restartPolicy`, 'may not be set for non-init containers'));
+      return;
+    }
+    // upstream validateInitContainerRestartPolicy: the only container restart policy is Always (a sidecar)
+    if (isSet(c?.restartPolicy) && c.restartPolicy !== 'Always') errs.push(field.notSupported(`${p}.restartPolicy`, c.restartPolicy, ['Always']));
+    if (seen.has(name)) errs.push(field.duplicate(`${p}.name`, name));
+    else if (name) seen.add(name);
+    if (c?.restartPolicy === 'Always') {
+      errs.push(...validateLifecycleAndProbes(c, gracePeriod, p, opts));
+      return;
+    }
+    // A plain init container runs to completion before the app starts, so hooks and probes have nothing to act on.
+    for (const k of ['lifecycle', 'livenessProbe', 'readinessProbe', 'startupProbe']) {
+      if (isSet(c?.[k])) errs.push(field.forbidden(`${p}.${k}`, 'may not be set for init containers without restartPolicy=Always'));
     }
   });
   return errs;
@@ -426,14 +556,16 @@ function validatePodDNSConfig(dc: Obj | undefined, policy: unknown, path: string
 }
 
 /** ValidatePodSpec (the parts Kite enforces), in upstream's order. */
-export function validatePodSpec(spec: Obj | undefined, path: string): FieldError[] {
+export function validatePodSpec(spec: Obj | undefined, path: string, opts: PodValidationOptions = {}): FieldError[] {
   const s: Obj = spec ?? {};
   const errs: FieldError[] = [];
   const vols = validateVolumes(s.volumes, `${path}.volumes`);
   errs.push(...vols.errs);
   const seen = new Set<string>();
-  errs.push(...validateContainerList(s.containers, vols.names, `${path}.containers`, seen, true));
-  errs.push(...validateContainerList(s.initContainers, vols.names, `${path}.initContainers`, seen, false));
+  // upstream hands the pod's grace period to the hooks: a sleep may not outlast it
+  const grace = s.terminationGracePeriodSeconds;
+  errs.push(...validateContainerList(s.containers, vols.names, `${path}.containers`, seen, true, grace, opts));
+  errs.push(...validateContainerList(s.initContainers, vols.names, `${path}.initContainers`, seen, false, grace, opts));
   errs.push(...validateRestartPolicy(s.restartPolicy, `${path}.restartPolicy`));
   errs.push(...validateDNSPolicy(s.dnsPolicy, `${path}.dnsPolicy`));
   errs.push(...validatePodDNSConfig(s.dnsConfig, s.dnsPolicy, `${path}.dnsConfig`));
@@ -484,7 +616,7 @@ export function validatePodUpdate(pod: Obj, old: Obj): FieldError[] {
   const errs: FieldError[] = [];
   const spec: Obj = pod.spec ?? {};
   const oldSpec: Obj = old.spec ?? {};
-  errs.push(...validatePodSpec(spec, 'spec'));
+  errs.push(...validatePodSpec(spec, 'spec', { allowSleepZero: usesZeroSleep(oldSpec) }));
   // activeDeadlineSeconds may be set, or lowered, never removed or raised
   const ads = spec.activeDeadlineSeconds;
   const oldAds = oldSpec.activeDeadlineSeconds;
@@ -531,6 +663,12 @@ export function validatePodUpdate(pod: Obj, old: Obj): FieldError[] {
     errs.push(field.forbidden('spec', `pod updates may not change fields other than ${UPDATABLE_POD_SPEC_FIELDS.join(',')}\n${specDiff(oldSpec, munged)}`));
   }
   return errs;
+}
+
+/** Whether a container of the spec has a zero-second sleep hook (upstream podLifecycleSleepActionZeroValueInUse). */
+function usesZeroSleep(spec: Obj): boolean {
+  const containers = [...(Array.isArray(spec.containers) ? spec.containers : []), ...(Array.isArray(spec.initContainers) ? spec.initContainers : [])] as Obj[];
+  return containers.some((c) => ['postStart', 'preStop'].some((hook) => isSet(c?.lifecycle?.[hook]?.sleep) && (c.lifecycle[hook].sleep.seconds ?? 0) === 0));
 }
 
 /** A short rendering of which spec fields differ (upstream prints a Go cmp.Diff of the structs). */

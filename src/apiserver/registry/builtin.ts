@@ -292,6 +292,7 @@ export class ServiceAllocator {
       allocate: (svc, old) => this.allocate(svc, old),
       release: (svc) => this.release(svc),
       prepareForUpdate(svc, old) {
+        dropTypeDependentFields(svc, old);
         // clusterIP is immutable; an update that omits it keeps the allocated one (upstream).
         if (old.spec?.clusterIP && svc.spec && (svc.spec.clusterIP === undefined || svc.spec.clusterIP === '')) {
           svc.spec.clusterIP = old.spec.clusterIP;
@@ -379,6 +380,32 @@ export class ServiceAllocator {
     if (n !== undefined) this.ips.release(n);
     for (const p of svc?.spec?.ports ?? []) if (p?.nodePort) this.nodePorts.release(p.nodePort);
   }
+}
+
+/**
+ * Upstream's dropTypeDependentFields: when an update changes a Service's
+ * type, fields that only the old type uses are cleared — but only where the
+ * client left them as they were (a value the client set on purpose is
+ * validated, and refused if wrong). So `type: ClusterIP` on a LoadBalancer
+ * drops its node ports and external traffic policy instead of failing.
+ */
+function dropTypeDependentFields(svc: any, old: any): void {
+  const spec = svc.spec;
+  const was = old.spec ?? {};
+  if (!spec || (spec.type ?? 'ClusterIP') === (was.type ?? 'ClusterIP')) return;
+  if (!needsNodePorts(svc)) {
+    for (const p of spec.ports ?? []) {
+      const before = (was.ports ?? []).find((o: any) => o.port === p.port && (o.protocol ?? 'TCP') === (p.protocol ?? 'TCP'));
+      if (p.nodePort !== undefined && before?.nodePort === p.nodePort) delete p.nodePort;
+    }
+  }
+  if (spec.type !== 'LoadBalancer') {
+    for (const k of ['healthCheckNodePort', 'allocateLoadBalancerNodePorts', 'loadBalancerClass'] as const) {
+      if (spec[k] !== undefined && spec[k] === was[k]) delete spec[k];
+    }
+  }
+  const external = needsNodePorts(svc) || (spec.externalIPs ?? []).length > 0;
+  if (!external && spec.externalTrafficPolicy !== undefined && spec.externalTrafficPolicy === was.externalTrafficPolicy) delete spec.externalTrafficPolicy;
 }
 
 function needsNodePorts(svc: any): boolean {

@@ -1,23 +1,27 @@
 /**
- * The launcher's worker thread (see launcher.ts): spawns host commands and
+ * The launcher's helper process (see launcher.ts): spawns host commands and
  * container processes, owns their pipes, writes container logs and reports
- * exits. Spawning blocks the calling thread until the child has exec'd (libuv
- * waits on it), so doing it here keeps the node agent's event loop — shared
- * with the API server, controllers and scheduler — free while many pods start.
+ * exits over its IPC channel. Spawning blocks the caller until the child has
+ * exec'd, and forking a small process costs a fraction of forking the node
+ * agent's (whose heap holds the cluster): doing it here keeps the agent's
+ * event loop — shared with the API server, controllers and scheduler — free
+ * while many pods start. It ends when the agent does (its channel closes).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { parentPort } from 'node:worker_threads';
 import { CriLogWriter } from './crilog.js';
 import type { LauncherReply, LauncherRequest } from './launcher.js';
 
 /** Grace for a container's pipes after its main process exited (an escaped process may hold them open). */
 const DRAIN_MS = 2000;
 
-const port = parentPort!;
+if (!process.send) throw new Error('launcher-worker runs as a child process with an IPC channel (see launcher.ts)');
+const send = process.send.bind(process);
+// The agent is gone (or stopped the launcher): nothing is left to report to. Containers live on, as with a restarted agent.
+process.on('disconnect', () => process.exit(0));
 const children = new Map<number, { child: ChildProcess; watching: boolean }>();
 
 function reply(msg: LauncherReply): void {
-  port.postMessage(msg);
+  send(msg);
 }
 
 function runCommand(req: Extract<LauncherRequest, { t: 'run' }>): void {
@@ -102,7 +106,7 @@ function startContainer(req: Extract<LauncherRequest, { t: 'start' }>): void {
   });
 }
 
-port.on('message', (req: LauncherRequest) => {
+process.on('message', (req: LauncherRequest) => {
   switch (req.t) {
     case 'run':
       return runCommand(req);

@@ -1,24 +1,26 @@
 /**
- * Spawns host processes off the main thread. libuv's spawn blocks the calling
- * thread until the child has exec'd — milliseconds each on a busy machine —
- * and the node agent shares its event loop with the API server, controllers
- * and scheduler; with fifty pods starting at once those milliseconds add up
- * to most of a second. A worker thread (launcher-worker.ts) does the spawning,
- * owns the container pipes, writes the CRI logs and reports exits; this side
- * keeps pids, promises and the attach fan-out.
+ * Spawns host processes from a small resident helper process. libuv's spawn
+ * blocks the calling thread until the child has exec'd, and forking the node
+ * agent (whose heap holds the cluster's objects) costs several milliseconds
+ * each — the agent shares its event loop with the API server, controllers
+ * and scheduler, and with fifty pods starting at once those milliseconds add
+ * up to most of a second. The helper (launcher-worker.ts, a Node process of a
+ * few tens of MB) forks about four times faster, owns the container pipes,
+ * writes the CRI logs and reports exits; this side keeps pids, promises and
+ * the attach fan-out.
  */
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
 import { PassThrough, type Readable } from 'node:stream';
 import { CommandError, type RunResult } from './sys.js';
 
-/** Messages to the worker. */
+/** Messages to the helper process. */
 export type LauncherRequest =
   | { t: 'run'; id: number; cmd: string; args: string[]; input?: string; timeoutMs: number }
   | { t: 'start'; id: number; cmd: string; args: string[]; env: Record<string, string>; logPath: string; stdin: boolean }
   | { t: 'stdin'; id: number; data?: Uint8Array }
   | { t: 'watch'; id: number; on: boolean };
 
-/** Messages from the worker. */
+/** Messages from the helper process. */
 export type LauncherReply =
   | { t: 'ran'; id: number; code: number | null; stdout: string; stderr: string; error?: string; errno?: string }
   | { t: 'started'; id: number; pid: number }
@@ -53,37 +55,47 @@ interface Pending {
 }
 
 interface Live {
+  pid?: number;
   exited: (v: { code: number | null; signal: NodeJS.Signals | null }) => void;
   subscribers: Set<{ stdout: PassThrough; stderr: PassThrough }>;
 }
 
-/** The launcher: one worker thread, started with start() and ended with stop(). */
+/** The launcher: one helper process, started with start() and ended with stop(). */
 export class Launcher {
-  private worker?: Worker;
+  private helper?: ChildProcess;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly live = new Map<number, Live>();
 
-  /** Starts the worker thread; resolves once it is running. */
+  /** Starts the helper process; resolves once it is running. */
   async start(): Promise<void> {
-    if (this.worker) return;
-    const w = new Worker(new URL('./launcher-worker.js', import.meta.url));
+    if (this.helper) return;
+    // No inherited flags (a --cpu-prof of the agent, say): the helper is plain Node. Buffers cross the channel as such.
+    const w = fork(new URL('./launcher-worker.js', import.meta.url), [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     w.on('message', (m: LauncherReply) => this.onMessage(m));
     w.on('error', (e) => this.failAll(e));
-    w.on('exit', () => this.failAll(new Error('launcher thread exited')));
+    w.on('exit', () => {
+      if (this.helper === w) this.helper = undefined;
+      this.failAll(new Error('the launcher process exited'));
+    });
     await new Promise<void>((resolve, reject) => {
-      w.once('online', resolve);
+      w.once('spawn', resolve);
       w.once('error', reject);
     });
-    this.worker = w;
+    this.helper = w;
     this.updateRef();
   }
 
-  /** Ends the worker thread; processes it started keep running (stop them first). */
+  /** Ends the helper process; processes it started keep running (stop them first). */
   async stop(): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
-    await w?.terminate();
+    const w = this.helper;
+    this.helper = undefined;
+    if (!w || w.exitCode !== null || w.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    // Waiting for its exit must keep this process alive (it may be unref'd while idle).
+    w.ref();
+    w.disconnect();
+    await exited;
   }
 
   /** Runs a host command (no shell) off the main thread; rejects with CommandError as sys.run does. */
@@ -110,7 +122,8 @@ export class Launcher {
       this.updateRef();
       throw e;
     }
-    const post = (m: LauncherRequest) => this.worker?.postMessage(m);
+    live.pid = started.pid;
+    const post = (m: LauncherRequest) => this.helper?.send(m);
     return {
       pid: started.pid,
       exited,
@@ -133,22 +146,29 @@ export class Launcher {
   }
 
   /**
-   * Keeps the process alive while something is asked of the worker or one of
+   * Keeps the process alive while something is asked of the helper or one of
    * its processes runs (as their own handles would on the main thread), and
    * not otherwise.
    */
   private updateRef(): void {
-    if (this.pending.size + this.live.size > 0) this.worker?.ref();
-    else this.worker?.unref();
+    const w = this.helper;
+    if (!w) return;
+    if (this.pending.size + this.live.size > 0) {
+      w.ref();
+      w.channel?.ref();
+    } else {
+      w.unref();
+      w.channel?.unref();
+    }
   }
 
   private request<T>(msg: LauncherRequest, id = this.nextId++): Promise<T> {
-    const w = this.worker;
+    const w = this.helper;
     if (!w) return Promise.reject(new Error('launcher is not started'));
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.updateRef();
-      w.postMessage({ ...msg, id });
+      w.send({ ...msg, id });
     });
   }
 
@@ -190,8 +210,24 @@ export class Launcher {
     }
   }
 
+  /**
+   * The helper is gone: what was asked fails, and its containers are ended
+   * (their pipes went with it, so nothing would log or report their exit) —
+   * the node agent sees them exit and restarts them per their policy.
+   */
   private failAll(e: Error): void {
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
+    for (const [id, live] of this.live) {
+      if (live.pid) {
+        try {
+          process.kill(-live.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+      this.live.delete(id);
+      live.exited({ code: null, signal: 'SIGKILL' });
+    }
   }
 }

@@ -287,7 +287,8 @@ export class PodNetwork {
     const inside: string[] = [];
     for (const { id, ip } of pods) {
       const veth = hostVethName(id);
-      host.push(`netns add ${id}`, `link add name ${veth} type veth peer name eth0 netns ${id}`, `link set dev ${veth} master ${this.opts.bridge} up`);
+      // Hairpin on the bridge port (as the bridge CNI plugin's hairpinMode): a pod that reaches its own Service and is picked as the backend gets its packets back out the port they came in on.
+      host.push(`netns add ${id}`, `link add name ${veth} type veth peer name eth0 netns ${id}`, `link set dev ${veth} master ${this.opts.bridge} up`, `link set dev ${veth} type bridge_slave hairpin on`);
       inside.push(id, ['link set dev lo up', `addr add ${ip}/${this.cidr.prefix} dev eth0`, 'link set dev eth0 up', `route add default via ${this.gateway}`].join('\n'));
     }
     await this.exec('sh', [

@@ -10,7 +10,7 @@
  * cri runtime's test image is busybox, and the process runtime finds the
  * host's busybox-static on its PATH.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -86,8 +86,11 @@ export function runtimeBehaviourSuite(name: string, make: () => Promise<RuntimeU
   describe(`runtime contract: ${name}`, { skip: opts.skip ?? false }, () => {
     let rt: RuntimeUnderTest;
     const sandboxes: Sandbox[] = [];
-    /** Host paths tests created for the process runtime's shared file system. */
-    const hostPaths: string[] = [];
+    /** A host path a test creates (the process runtime's containers share the host's file system), removed after it. */
+    const hostPath = (t: TestContext, path: string) => {
+      t.after(() => rmSync(path, { recursive: true, force: true }));
+      return path;
+    };
 
     const pod = async (podName: string, extra: Partial<SandboxConfig> = {}): Promise<Sandbox> => {
       const s = await rt.runtime.createSandbox({ podUid: randomUUID(), namespace: 'default', name: podName, hostNetwork: false, hostname: podName, ...extra });
@@ -110,7 +113,6 @@ export function runtimeBehaviourSuite(name: string, make: () => Promise<RuntimeU
       try {
         assert.deepEqual(await rt.leftovers(), []);
       } finally {
-        for (const p of hostPaths) rmSync(p, { recursive: true, force: true });
         await rt.cleanup();
       }
     });
@@ -169,8 +171,7 @@ export function runtimeBehaviourSuite(name: string, make: () => Promise<RuntimeU
       if (!rt.features.podNetwork) return t.skip('pods share the host network here');
       const server = await pod('server');
       const client = await pod('client');
-      const www = `/tmp/kite-suite-www-${randomUUID()}`;
-      hostPaths.push(www);
+      const www = hostPath(t, `/tmp/kite-suite-www-${randomUUID()}`);
       const srv = await rt.runtime.startContainer(
         server,
         container(['sh', '-c', `mkdir -p ${www} && echo hello-from-server > ${www}/index.html && exec busybox httpd -f -p 8080 -h ${www}`], { name: 'server' }),
@@ -188,14 +189,12 @@ export function runtimeBehaviourSuite(name: string, make: () => Promise<RuntimeU
     it('mounts volumes at their container path, enforcing readOnly', async (t) => {
       if (!rt.features.mounts) return t.skip('no per-container mounts here');
       const s = await pod('mounts');
-      const ro = mkdtempSync(join(tmpdir(), 'kite-suite-ro-'));
-      const rw = mkdtempSync(join(tmpdir(), 'kite-suite-rw-'));
-      hostPaths.push(ro, rw);
+      const ro = hostPath(t, mkdtempSync(join(tmpdir(), 'kite-suite-ro-')));
+      const rw = hostPath(t, mkdtempSync(join(tmpdir(), 'kite-suite-rw-')));
       writeFileSync(join(ro, 'config'), 'from configmap');
       const file = join(rw, 'single');
       writeFileSync(file, 'one file');
-      const target = `/tmp/kite-suite-mount-${randomUUID()}`;
-      hostPaths.push(target);
+      const target = hostPath(t, `/tmp/kite-suite-mount-${randomUUID()}`);
       const cfg = container(
         ['sh', '-c', 'cat "$1/config/config"; echo; cat "$1/file"; echo; echo written > "$1/data/out" && echo rw-ok; echo nope > "$1/config/new" 2>/dev/null || echo ro-denied; pwd', 'sh', target],
         {
@@ -292,8 +291,7 @@ export function runtimeBehaviourSuite(name: string, make: () => Promise<RuntimeU
     it('forwards a port to a listener on localhost inside the pod', async (t) => {
       if (!rt.features.podNetwork) return t.skip('pods share the host network here');
       const s = await pod('forward');
-      const www = `/tmp/kite-suite-pf-${randomUUID()}`;
-      hostPaths.push(www);
+      const www = hostPath(t, `/tmp/kite-suite-pf-${randomUUID()}`);
       const c = await rt.runtime.startContainer(s, container(['sh', '-c', `mkdir -p ${www} && echo forwarded > ${www}/index.html && exec busybox httpd -f -p 127.0.0.1:8081 -h ${www}`]));
       const body = await eventually(async () => {
         const conn = await rt.runtime.portForward(s, 8081);

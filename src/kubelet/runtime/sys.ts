@@ -32,7 +32,11 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; inp
       if (e.code === 'ENOENT') return reject(new CommandError([cmd, ...args], null, `${cmd} not found on this host`));
       reject(new CommandError([cmd, ...args], typeof e.code === 'number' ? e.code : null, stderr || e.message));
     });
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    if (opts.input !== undefined) {
+      // A command that exits before reading its input (a netns already gone) must not turn EPIPE into a crash.
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(opts.input);
+    }
   });
 }
 

@@ -1,5 +1,6 @@
 /** The in-tree plugins by name, and the default profile that enables them (upstream plugins/registry.go and the default plugin set). */
 import type { PluginRegistry, Profile } from '../framework.js';
+import { coscheduling, NAME as COSCHEDULING } from './coscheduling.js';
 import { defaultBinder, NAME as DEFAULT_BINDER } from './defaultbinder.js';
 import { defaultPreemption, NAME as DEFAULT_PREEMPTION } from './defaultpreemption.js';
 import { nodeAffinity, NAME as NODE_AFFINITY } from './nodeaffinity.js';
@@ -20,6 +21,7 @@ export function inTreeRegistry(): PluginRegistry {
     [FIT_NAME, nodeResourcesFit],
     [BALANCED_NAME, nodeResourcesBalancedAllocation],
     [DEFAULT_PREEMPTION, defaultPreemption],
+    [COSCHEDULING, coscheduling],
     [DEFAULT_BINDER, defaultBinder],
   ]);
 }
@@ -41,6 +43,8 @@ export function defaultProfile(schedulerName = 'default-scheduler'): Profile {
       { name: FIT_NAME, weight: 1 },
       { name: DEFAULT_PREEMPTION },
       { name: BALANCED_NAME, weight: 1 },
+      // Gang scheduling is built in (scheduler-plugins adds it as a multi-point plugin after the defaults, and as the QueueSort).
+      { name: COSCHEDULING },
       { name: DEFAULT_BINDER },
     ],
   };

@@ -37,6 +37,7 @@ const CODE_NAMES: Record<number, string> = Object.fromEntries(
     .map(([k, v]) => [v as number, k.split('_').map((w) => w[0] + w.slice(1).toLowerCase()).join('')]),
 );
 CODE_NAMES[grpc.status.OK] = 'OK';
+CODE_NAMES[grpc.status.CANCELLED] = 'Canceled';
 
 /** A failed CRI call: the gRPC code and the runtime's description; the message is Go's status text. */
 export class CriError extends Error {

@@ -27,7 +27,8 @@ export const CNI_BIN_DIR = '/usr/lib/cni';
  * Host directories containerd, ctr and CNI create whatever the config says,
  * parents first: shim sockets (containerd 1.6's defaults.DefaultStateDir +
  * "/s"), ctr's I/O fifos, and libcni's result cache. Removed on stop when
- * this agent created them and they are empty again.
+ * empty: each is made again on demand by whoever needs it next, and one in
+ * use (another containerd on the host) is not empty.
  */
 const HOST_DIRS = ['/run/containerd', '/run/containerd/s', '/run/containerd/fifo', '/var/lib/cni', '/var/lib/cni/results'];
 
@@ -189,7 +190,6 @@ export class Containerd {
   private proc?: ChildProcess;
   private output = '';
   private createdBridge = false;
-  private createdHostDirs: string[] = [];
   /** The CRI client of this containerd, once started. */
   client?: CriClient;
 
@@ -227,7 +227,6 @@ export class Containerd {
       writeFileSync(join(dir, 'certs.d', host, 'hosts.toml'), insecureHostsToml(host));
     }
     this.createdBridge = !existsSync(`/sys/class/net/${this.opts.bridge}`);
-    this.createdHostDirs = HOST_DIRS.filter((d) => !existsSync(d));
 
     // Its own process group: a Ctrl-C meant for the agent must not stop containerd before the agent has stopped the pods.
     const proc = spawn(CONTAINERD_BIN, ['--config', join(dir, 'config.toml'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -352,8 +351,7 @@ export class Containerd {
       if (left.length) log(`cri runtime: cgroups still in use after containerd stopped: ${left.join(', ')}`);
     }
     if (this.createdBridge) await tryRun('ip', ['link', 'del', 'dev', this.opts.bridge]);
-    // Only when empty again: another containerd on this host may use them.
-    for (const d of [...this.createdHostDirs].reverse()) {
+    for (const d of [...HOST_DIRS].reverse()) {
       try {
         rmdirSync(d);
       } catch {

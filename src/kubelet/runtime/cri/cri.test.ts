@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { eventually } from '../../../controllers/testenv.js';
 import { StartError, type ContainerConfig, type Sandbox } from '../runtime.js';
 import { logText, runtimeBehaviourSuite } from '../suite.js';
+import { CriError } from './client.js';
 import { containerdConfig, cniConfig, insecureHostsToml, mountsUnder } from './containerd.js';
 import { CriRuntime, commandAndArgs, resources } from './cri.js';
 import { buildImage, busyboxLayer, pauseImage, sha256Digest, tarArchive } from './oci.js';
@@ -108,6 +109,12 @@ describe('containerd configuration', () => {
     assert.deepEqual(commandAndArgs({ ...base, command: ['/bin/sh'], args: [] }), { command: ['/bin/sh'] });
     assert.deepEqual(resources({ ...base, cpuLimitMillis: 500, cpuRequestMillis: 250, memoryLimitBytes: 1 << 20 }), { cpuShares: 256, cpuPeriod: 100_000, cpuQuota: 50_000, memoryLimitInBytes: 1 << 20 });
     assert.deepEqual(resources(base), { cpuShares: 2 });
+  });
+
+  it("words CRI errors as Go's gRPC status text, as kubelet shows them", () => {
+    assert.equal(new CriError(5, 'image "x" not found', 'PullImage').message, 'rpc error: code = NotFound desc = image "x" not found');
+    assert.equal(new CriError(1, 'gone', 'Exec').message, 'rpc error: code = Canceled desc = gone');
+    assert.equal(new CriError(9, 'no', 'StartContainer').message, 'rpc error: code = FailedPrecondition desc = no');
   });
 
   it('reads exec exits from the Status on the error channel', () => {

@@ -186,13 +186,14 @@ export class CriRuntime implements Runtime {
     this.stopping = true;
     const client = this.client;
     if (client) {
-      let ids = [...this.sandboxes.keys()];
+      // Every sandbox of this containerd, known here or not (one whose creation was cut short).
+      const uids = new Map([...this.sandboxes].map(([id, s]) => [id, s.config.metadata.uid]));
       try {
-        ids = [...new Set([...ids, ...(await client.listPodSandbox()).map((s) => s.id)])];
+        for (const s of await client.listPodSandbox()) uids.set(s.id, s.metadata?.uid);
       } catch (e) {
         this.opts.log(`cri runtime: listing sandboxes: ${(e as Error).message}`);
       }
-      await Promise.all(ids.map((id) => this.removeCriSandbox(id, this.sandboxes.get(id)?.config.metadata.uid).catch((e: Error) => this.opts.log(`cri runtime: removing sandbox ${id}: ${e.message}`))));
+      await Promise.all([...uids].map(([id, uid]) => this.removeCriSandbox(id, uid).catch((e: Error) => this.opts.log(`cri runtime: removing sandbox ${id}: ${e.message}`))));
     }
     this.events?.close();
     this.events = undefined;

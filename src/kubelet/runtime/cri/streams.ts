@@ -46,6 +46,10 @@ export function exitFromStatus(status: any): { exitCode: number } | StartError {
  */
 export async function openStreamSession(url: string, opts: { stdin: boolean; tty: boolean }): Promise<StreamSession> {
   const ws = new WebSocket(url.replace(/^http/, 'ws'), [CHANNEL_PROTOCOL]);
+  // A socket error must never go unhandled (it would end the node agent); the close that follows settles the session.
+  ws.on('error', () => {
+    if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
+  });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', (e) => reject(new StartError('RunContainerError', `opening the stream ${url}: ${e.message}`)));
@@ -88,9 +92,6 @@ export async function openStreamSession(url: string, opts: { stdin: boolean; tty
       else resolve(r);
     };
     ws.once('close', done);
-    ws.once('error', () => {
-      if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
-    });
   });
   // Callers may only look at the exit later; an unobserved failure must not crash the agent.
   exited.catch(() => undefined);
