@@ -124,6 +124,7 @@ async function main(): Promise<void> {
   const seconds = (end - t) / 1000;
   const rate = gangs / seconds;
   const partial = [...perGang.values()].filter((n) => n !== size).length;
+  await scheduler.bindingsSettled();
 
   console.log(`created ${gangs} PodGroups and ${gangs * size} pods in ${((created - t) / 1000).toFixed(2)} s`);
   console.log(`scheduled ${gangs} gangs of ${size} (${gangs * size} pods) on ${nodes} nodes in ${seconds.toFixed(2)} s (first create to last binding)`);

@@ -28,6 +28,10 @@ test('the PodGroup controller moves a group from Pending to Scheduling to Runnin
   try {
     await c.namespace('default', 'other');
     await ensurePodGroupCRD(c.client);
+    const crdRef = { group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions' };
+    const installed = await c.client.get<any>(crdRef, '', 'podgroups.scheduling.x-k8s.io');
+    await ensurePodGroupCRD(c.client);
+    assert.equal((await c.client.get<any>(crdRef, '', 'podgroups.scheduling.x-k8s.io')).metadata.resourceVersion, installed.metadata.resourceVersion, 'a second start leaves an up-to-date CRD alone');
     await controller.start();
     await c.client.create(PODGROUPS, 'default', { apiVersion: 'scheduling.x-k8s.io/v1alpha1', kind: 'PodGroup', metadata: { name: 'mnist', namespace: 'default' }, spec: { minMember: 2 } });
     const status = (pred: (s: NonNullable<PodGroup['status']>) => boolean, what: string) =>

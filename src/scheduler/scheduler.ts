@@ -298,7 +298,11 @@ export class Scheduler {
     // A pod held at Permit (a gang member waiting for its siblings) binds only once allowed.
     const permitted = await this.framework.waitOnPermit(qp.podInfo);
     // The rejection already gave the room back (release, run by the rejection itself).
-    if (!isSuccess(permitted)) return this.permitFailure(qp, host, permitted);
+    if (!isSuccess(permitted)) {
+      // Held pods are let go when the scheduler stops: nothing to report then.
+      if (this.stopped) return this.queue.done(qp.podInfo.key);
+      return this.permitFailure(qp, host, permitted);
+    }
     const status = await this.framework.runBind(state, pod, host);
     if (isSuccess(status)) {
       this.metrics.scheduled++;
