@@ -207,3 +207,32 @@ test('a quota the controller has not counted yet constrains nothing, as upstream
     assert.equal(e.message, 'pods "late" is forbidden: status unknown for quota: q, resources: pods');
   });
 });
+
+test('DefaultIngressClass admission gives a class-less Ingress the default class, the newest when several are default', async () => {
+  await withCluster(async ({ client }) => {
+    const ingress = (name: string, extra: Record<string, unknown> = {}): any => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name, ...extra },
+      spec: { defaultBackend: { service: { name: 'web', port: { number: 80 } } } },
+    });
+    const cls = (name: string, isDefault: boolean) => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'IngressClass',
+      metadata: { name, annotations: { 'ingressclass.kubernetes.io/is-default-class': String(isDefault) } },
+      spec: { controller: `example.com/${name}` },
+    });
+    // No default class: nothing is set.
+    assert.equal((await client.create(R.ingresses, 'ns', ingress('none'))).spec.ingressClassName, undefined);
+    await client.create(R.ingressclasses, '', cls('other', false));
+    await client.create(R.ingressclasses, '', cls('kite', true));
+    assert.equal((await client.create(R.ingresses, 'ns', ingress('plain'))).spec.ingressClassName, 'kite');
+    // An explicit class or the legacy annotation is left alone.
+    const legacy = await client.create(R.ingresses, 'ns', ingress('legacy', { annotations: { 'kubernetes.io/ingress.class': 'nginx' } }));
+    assert.equal(legacy.spec.ingressClassName, undefined);
+    // Two defaults: the newest wins (creation timestamps have second resolution).
+    await new Promise((r) => setTimeout(r, 1100));
+    await client.create(R.ingressclasses, '', cls('newer', true));
+    await eventually(async () => (await client.create(R.ingresses, 'ns', ingress(`probe-${Date.now()}`))).spec.ingressClassName === 'newer', 'the newest default class');
+  });
+});

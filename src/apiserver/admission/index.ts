@@ -77,6 +77,12 @@ export class AdmissionChain {
         s.prepareForCreate?.(pod, ctx);
       };
     }
+    if (group === 'networking.k8s.io' && resource === 'ingresses') {
+      out.prepareForCreate = (ing, ctx) => {
+        setDefaultIngressClass(ing, this.cached('ingressclasses', 'networking.k8s.io', 'v1'));
+        s.prepareForCreate?.(ing, ctx);
+      };
+    }
     out.prepareForUpdate = (obj, old, ctx, subresource) => {
       if (subresource === '') {
         this.mainUpdates.add(obj);
@@ -126,4 +132,20 @@ export class AdmissionChain {
     // ResourceQuota runs last, so nothing after it can refuse an object it has charged for.
     return this.quota.admit(info.group, info.resource, old ? 'update' : 'create', obj, old, { dryRun: ctx.dryRun, name: admissionName(obj) });
   }
+}
+
+/**
+ * Upstream's DefaultIngressClass admission: an Ingress created without a
+ * class (no `ingressClassName`, no legacy `kubernetes.io/ingress.class`
+ * annotation) gets the default IngressClass's name — the newest one when
+ * several are marked default.
+ */
+function setDefaultIngressClass(ing: any, classes: readonly any[]): void {
+  if (!ing?.spec || ing.spec.ingressClassName || ing.metadata?.annotations?.['kubernetes.io/ingress.class'] !== undefined) return;
+  const defaults = classes.filter((c) => c.metadata?.annotations?.['ingressclass.kubernetes.io/is-default-class'] === 'true');
+  if (defaults.length === 0) return;
+  const newest = [...defaults].sort(
+    (a, b) => String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')) || String(a.metadata?.name).localeCompare(String(b.metadata?.name)),
+  )[0];
+  ing.spec.ingressClassName = newest.metadata.name;
 }
