@@ -95,6 +95,36 @@ export function getControllerOf(obj: ObjectLike): OwnerReference | undefined {
   return (obj.metadata?.ownerReferences as OwnerReference[] | undefined)?.find((r) => r.controller === true);
 }
 
+/**
+ * Which controllers a pod update concerns, as the workload controllers'
+ * updatePod handlers decide upstream: the old controller when the
+ * controllerRef changed, the current one (`controller`) when there is one,
+ * else — for an orphan whose labels or ownership changed — every controller
+ * whose selector matches it (it may be adopted).
+ */
+export function podUpdateOwners<P extends ObjectLike, T>(
+  old: P,
+  pod: P,
+  resolve: (namespace: string, ref: OwnerReference) => T | undefined,
+  matching: (pod: P) => T[],
+): { owners: T[]; controller?: T } {
+  const ref = getControllerOf(pod);
+  const oldRef = getControllerOf(old);
+  const refChanged = !jsonEqual(ref ?? null, oldRef ?? null);
+  const owners: T[] = [];
+  if (refChanged && oldRef) {
+    const prev = resolve(old.metadata?.namespace ?? '', oldRef);
+    if (prev) owners.push(prev);
+  }
+  if (ref) {
+    const controller = resolve(pod.metadata?.namespace ?? '', ref);
+    if (controller) owners.push(controller);
+    return { owners, controller };
+  }
+  if (refChanged || !jsonEqual(old.metadata?.labels ?? {}, pod.metadata?.labels ?? {})) owners.push(...matching(pod));
+  return { owners };
+}
+
 /** A pod that is neither finished nor being deleted (upstream controller.IsPodActive). */
 export function isPodActive(pod: ObjectLike): boolean {
   const phase = pod.status?.phase;

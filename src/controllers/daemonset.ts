@@ -28,6 +28,7 @@ import {
   claimObjects,
   computeHash,
   getControllerOf,
+  podUpdateOwners,
   getFresh,
   isNamespaceTerminating,
   isPodAvailable,
@@ -384,24 +385,11 @@ export class DaemonSetController {
     if (old.metadata?.resourceVersion === pod.metadata?.resourceVersion) return;
     // upstream: a graceful deletion counts as soon as it starts, so the replacement is not held up.
     if (pod.metadata?.deletionTimestamp) return this.podDeleted(pod);
-    const ref = getControllerOf(pod);
-    const oldRef = getControllerOf(old);
-    const refChanged = !jsonEqual(ref ?? null, oldRef ?? null);
-    if (refChanged && oldRef) {
-      const prev = this.resolve(old.metadata.namespace, oldRef);
-      if (prev) this.enqueue(prev);
-    }
-    if (ref) {
-      const ds = this.resolve(pod.metadata.namespace, ref);
-      if (!ds) return;
-      this.enqueue(ds);
-      // A pod that just turned ready is available minReadySeconds later (+1 s for clock skew).
-      const minReady = ds.spec?.minReadySeconds ?? 0;
-      if (minReady > 0 && !isPodReady(old) && isPodReady(pod)) this.queue.addAfter(objectKey(ds), minReady * 1000 + 1000);
-      return;
-    }
-    const labelsChanged = !jsonEqual(old.metadata?.labels ?? {}, pod.metadata?.labels ?? {});
-    if (labelsChanged || refChanged) for (const ds of this.matching(pod)) this.enqueue(ds);
+    const { owners, controller: ds } = podUpdateOwners(old, pod, (ns, ref) => this.resolve(ns, ref), (p) => this.matching(p));
+    for (const o of owners) this.enqueue(o);
+    // A pod that just turned ready is available minReadySeconds later (+1 s for clock skew).
+    const minReady = ds?.spec?.minReadySeconds ?? 0;
+    if (ds && minReady > 0 && !isPodReady(old) && isPodReady(pod)) this.queue.addAfter(objectKey(ds), minReady * 1000 + 1000);
   }
 
   private podDeleted(pod: Obj): void {

@@ -20,6 +20,7 @@ import { selectorFromLabelSelector, type LabelSelector } from '../api/labels.js'
 import {
   claimObjects,
   getControllerOf,
+  podUpdateOwners,
   getFresh,
   isPodAvailable,
   isPodReady,
@@ -470,24 +471,11 @@ export class StatefulSetController {
 
   private podUpdated(old: Obj, pod: Obj): void {
     if (old.metadata?.resourceVersion === pod.metadata?.resourceVersion) return;
-    const ref = getControllerOf(pod);
-    const oldRef = getControllerOf(old);
-    const refChanged = !jsonEqual(ref ?? null, oldRef ?? null);
-    if (refChanged && oldRef) {
-      const prev = this.resolve(old.metadata.namespace, oldRef);
-      if (prev) this.enqueue(prev);
-    }
-    if (ref) {
-      const set = this.resolve(pod.metadata.namespace, ref);
-      if (!set) return;
-      this.enqueue(set);
-      // upstream: a pod that just turned ready is available minReadySeconds later (+1 s for clock skew).
-      const minReady = set.spec?.minReadySeconds ?? 0;
-      if (minReady > 0 && !isPodReady(old) && isPodReady(pod)) this.queue.addAfter(objectKey(set), minReady * 1000 + 1000);
-      return;
-    }
-    const labelsChanged = !jsonEqual(old.metadata?.labels ?? {}, pod.metadata?.labels ?? {});
-    if (labelsChanged || refChanged) for (const s of this.setsMatching(pod)) this.enqueue(s);
+    const { owners, controller: set } = podUpdateOwners(old, pod, (ns, ref) => this.resolve(ns, ref), (p) => this.setsMatching(p));
+    for (const o of owners) this.enqueue(o);
+    // upstream: a pod that just turned ready is available minReadySeconds later (+1 s for clock skew).
+    const minReady = set?.spec?.minReadySeconds ?? 0;
+    if (set && minReady > 0 && !isPodReady(old) && isPodReady(pod)) this.queue.addAfter(objectKey(set), minReady * 1000 + 1000);
   }
 
   private podDeleted(pod: Obj): void {
