@@ -270,17 +270,22 @@ export class CriRuntime implements Runtime {
       return;
     }
     this.containers.delete(c.id);
-    c.resolve(
-      status
-        ? {
-            exitCode: status.exitCode,
-            reason: status.reason || (status.exitCode === 0 ? 'Completed' : 'Error'),
-            ...(status.message ? { message: status.message } : {}),
-            startedAt: nanosToDate(status.startedAt) ?? c.startedAt,
-            finishedAt: nanosToDate(status.finishedAt) ?? new Date(),
-          }
-        : { exitCode: 137, reason: 'Error', message: 'container removed', startedAt: c.startedAt, finishedAt: new Date() },
-    );
+    if (status) {
+      const startedAt = nanosToDate(status.startedAt) ?? c.startedAt;
+      // containerd stamps startedAt after its task start returns and finishedAt with
+      // the shim's exit time, so a process that exits at once can read as finished
+      // before it started; the exit is never earlier than the start.
+      const exitedAt = nanosToDate(status.finishedAt) ?? new Date();
+      c.resolve({
+        exitCode: status.exitCode,
+        reason: status.reason || (status.exitCode === 0 ? 'Completed' : 'Error'),
+        ...(status.message ? { message: status.message } : {}),
+        startedAt,
+        finishedAt: exitedAt < startedAt ? startedAt : exitedAt,
+      });
+    } else {
+      c.resolve({ exitCode: 137, reason: 'Error', message: 'container removed', startedAt: c.startedAt, finishedAt: new Date() });
+    }
     await this.client?.removeContainer(c.id).catch(() => undefined);
   }
 
