@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['apiserver', 'scheduler', 'gang', 'podstart', 'proxy', 'dns', 'readiness', 'cristart'] as const;
+const BENCHES = ['apiserver', 'scheduler', 'gang', 'podstart', 'proxy', 'dns', 'readiness', 'cristart', 'training'] as const;
 
 function run(file: string, args: string[]): Promise<number> {
   return new Promise((resolve) => {

@@ -21,6 +21,7 @@ const PACKAGES = {
   'apache2-utils': 'tests of the cri runtime: htpasswd for a registry that requires credentials',
   'python3-minimal': 'the Python the tests and examples run (/usr/bin/python3)',
   'python3-sklearn': 'scikit-learn for the ML demo that npm start and its e2e test run (examples/ml-demo)',
+  'python3-torch': 'PyTorch (CPU) for the distributed-training examples, their e2e test and the training benchmark (examples/ml-training)',
   'bind9-dnsutils': 'dig, an independent DNS client the cluster DNS tests check answers with',
 };
 

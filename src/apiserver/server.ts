@@ -31,6 +31,7 @@ import { MetricsStorage } from './metrics/storage.js';
 import type { InProcessApis } from '../client/inprocess.js';
 import type { Duplex } from 'node:stream';
 import { upgradeResponse } from './streaming/connect.js';
+import type { NodeJoinHandler } from './join.js';
 
 /** Configuration of the API server. */
 export interface ApiServerConfig {
@@ -48,6 +49,8 @@ export interface ApiServerConfig {
   /** How often node usage is scraped for metrics.k8s.io (metrics-server --metric-resolution, default 15 s). */
   metricResolutionMs?: number;
   log?: (msg: string) => void;
+  /** The node join endpoints (`/kite/v1/`), served before authentication: the join token is their credential. */
+  nodeJoin?: NodeJoinHandler;
 }
 
 /** The running API server. */
@@ -202,6 +205,7 @@ export class ApiServer {
         return;
       }
       if (path === '/version' || path === '/version/') return sendJson(res, 200, versionInfo());
+      if (this.config.nodeJoin?.handles(path)) return await this.config.nodeJoin.serve(req, res, path);
       const authenticated = this.authenticate(req);
       if (!authenticated) {
         res.setHeader('WWW-Authenticate', 'Basic realm="kubernetes-master"');

@@ -66,6 +66,8 @@ export const SERVER_OPTIONS = {
   // Hidden, for tests: metrics-server's --metric-resolution and kube-controller-manager's HPA sync period (Go durations).
   'metric-resolution': { type: 'string' },
   'horizontal-pod-autoscaler-sync-period': { type: 'string' },
+  // Hidden, for tests: kube-controller-manager's --node-monitor-grace-period (a Go duration; upstream 50s).
+  'node-monitor-grace-period': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -86,6 +88,7 @@ export function configFrom(values: Record<string, string | boolean | undefined>)
     }
   };
   const hpaSync = duration('horizontal-pod-autoscaler-sync-period');
+  const nodeGrace = duration('node-monitor-grace-period');
   return {
     dataDir: str('data-dir') ?? join(homedir(), '.kite'),
     port: str('port') === undefined ? 6443 : Number(str('port')),
@@ -108,7 +111,9 @@ export function configFrom(values: Record<string, string | boolean | undefined>)
     clusterDns: str('cluster-dns') === undefined ? undefined : str('cluster-dns')!.split(',').map((s) => s.trim()).filter(Boolean),
     clusterDomain: str('cluster-domain'),
     metricResolutionMs: duration('metric-resolution'),
-    ...(hpaSync === undefined ? {} : { controllerOptions: { hpaSyncPeriodMs: hpaSync } }),
+    ...(hpaSync === undefined && nodeGrace === undefined
+      ? {}
+      : { controllerOptions: { ...(hpaSync === undefined ? {} : { hpaSyncPeriodMs: hpaSync }), ...(nodeGrace === undefined ? {} : { nodeMonitorGracePeriodMs: nodeGrace }) } }),
     log,
   };
 }
@@ -120,20 +125,26 @@ export async function runControlPlane(config: ControlPlaneConfig): Promise<Contr
   return startControlPlane(config);
 }
 
-/** Waits for SIGINT/SIGTERM, then stops the control plane. */
-export async function runUntilSignalled(cp: ControlPlane): Promise<number> {
-  await new Promise<void>((resolve) => {
+/** Resolves on the first SIGINT/SIGTERM (calling onFirst then); later ones are only logged. */
+export function waitForSignal(logLine: (m: string) => void = log, onFirst?: () => void): Promise<void> {
+  return new Promise<void>((resolve) => {
     let stopping = false;
     const onSignal = (sig: string) => {
       // A second Ctrl-C must not cut the shutdown short: pods, network and storage are being cleaned up.
-      if (stopping) return log(`received ${sig} again; still shutting down`);
+      if (stopping) return logLine(`received ${sig} again; still shutting down`);
       stopping = true;
-      log(`received ${sig}, shutting down`);
+      logLine(`received ${sig}, shutting down`);
+      onFirst?.();
       resolve();
     };
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));
   });
+}
+
+/** Waits for SIGINT/SIGTERM, then stops the control plane. */
+export async function runUntilSignalled(cp: ControlPlane): Promise<number> {
+  await waitForSignal();
   await cp.stop();
   log('stopped');
   return 0;

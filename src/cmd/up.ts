@@ -70,6 +70,9 @@ export async function upCommand(argv: string[]): Promise<number> {
       '  kubectl create deployment web --image=nginx -- python3 -m http.server 8080',
       '  kubectl apply -f examples/ml-demo/',
       ...(values.demo ? ['  kubectl apply -f examples/ml-serving/load/   # load for the autoscaler: kubectl get hpa --watch'] : []),
+      // More machines join with the node token (k3s's server/agent split).
+      `  kite token${values['data-dir'] ? ` --data-dir ${values['data-dir']}` : ''}   # prints the token that joins more machines; on each of them:`,
+      `  kite agent --server https://<address of this machine>:${new URL(cp.serverUrl).port} --token <token>`,
       'Press Ctrl-C to stop the cluster.',
       '',
     ].join('\n'),

@@ -26,6 +26,9 @@ import { EndpointsController } from './endpoints.js';
 import { EndpointSliceController } from './endpointslice.js';
 import { EndpointSliceMirroringController } from './endpointslicemirroring.js';
 import { PodGroupController } from './podgroup.js';
+import { TrainingJobController } from './training/controller.js';
+import { QueueController } from './queue/index.js';
+import { NodeIpamController } from './nodeipam.js';
 
 /** What every controller is built from. */
 export interface ControllerContext {
@@ -124,6 +127,9 @@ export const CONTROLLERS: Readonly<Record<string, ControllerFactory>> = {
   'endpointslice-mirroring-controller': (x) =>
     new EndpointSliceMirroringController({ client: x.client, informers: x.informers, events: x.events('endpoint-slice-mirroring-controller') }),
   'podgroup-controller': (x) => new PodGroupController({ client: x.client, informers: x.informers, now: x.now }),
+  'training-operator': (x) => new TrainingJobController({ client: x.client, informers: x.informers, events: x.events, now: x.now }),
+  'kueue-controller': (x) => new QueueController({ client: x.client, informers: x.informers, events: x.events, now: x.now }),
+  'node-ipam-controller': (x) => new NodeIpamController({ client: x.client, informers: x.informers, events: x.events('cidrAllocator') }),
 };
 
 /** Configuration of startControllers. */

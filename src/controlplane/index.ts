@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { hostname, networkInterfaces } from 'node:os';
+import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { openBackend } from '../storage/index.js';
 import type { Backend } from '../storage/backend.js';
@@ -18,17 +18,16 @@ import { InProcessClient } from '../client/inprocess.js';
 import { InformerFactory } from '../client/factory.js';
 import { EventRecorder } from '../client/events.js';
 import { Scheduler } from '../scheduler/scheduler.js';
-import { Kubelet } from '../kubelet/kubelet.js';
 import { defaultClusterDnsIp } from '../dns/kubedns.js';
 import { isDNS1123Subdomain } from '../api/names.js';
-import { ProcessRuntime } from '../kubelet/runtime/process.js';
-import { CriRuntime } from '../kubelet/runtime/cri/cri.js';
 import { HollowNodes } from '../kubelet/hollow.js';
-import { discoverGpus, simulatedGpus } from '../kubelet/devices/nvidia.js';
-import { ServiceProxy, clusterCidrFor, proxyTableName } from '../proxy/proxier.js';
-import { isRoot } from '../kubelet/runtime/sys.js';
-import { IngressController } from '../ingress/controller.js';
 import { ensurePodGroupCRD } from '../controllers/podgroup.js';
+import { ensureKueueCRDs } from '../controllers/queue/crds.js';
+import { DEFAULT_CLUSTER_CIDR } from '../proxy/proxier.js';
+import { NodeJoinHandler, ensureNodeRbac } from '../apiserver/join.js';
+import { ensureNodeToken } from '../apiserver/jointoken.js';
+import { defaultNodeIp, startNode, type RunningNode } from '../node/index.js';
+import { ensureTrainingCRDs } from '../api/kubeflow-crds.js';
 
 /** Validated configuration of the control plane. */
 export interface ControlPlaneConfig {
@@ -97,19 +96,13 @@ export function validateConfig(c: ControlPlaneConfig): string | undefined {
   if (c.ingressPort !== undefined && !(Number.isInteger(c.ingressPort) && c.ingressPort >= -1 && c.ingressPort <= 65535)) return `--ingress-port must be a port number, 0 for any free port, or -1 to disable the Ingress controller (got ${c.ingressPort})`;
   if (c.metricResolutionMs !== undefined && !(c.metricResolutionMs > 0)) return `--metric-resolution must be a positive duration`;
   if (c.controllerOptions?.hpaSyncPeriodMs !== undefined && !(c.controllerOptions.hpaSyncPeriodMs > 0)) return `--horizontal-pod-autoscaler-sync-period must be a positive duration`;
+  if (c.controllerOptions?.nodeMonitorGracePeriodMs !== undefined && !(c.controllerOptions.nodeMonitorGracePeriodMs > 0)) return `--node-monitor-grace-period must be a positive duration`;
   if (c.runtime !== undefined && c.runtime !== 'process' && c.runtime !== 'cri') return `--runtime must be "process" or "cri" (got "${c.runtime}")`;
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.serviceCidr)) return `--service-cidr must be an IPv4 CIDR such as 10.96.0.0/12 (got "${c.serviceCidr}")`;
   const badDns = c.clusterDns?.find((ip) => !isIP(ip));
   if (badDns !== undefined) return `--cluster-dns must be a comma-separated list of IP addresses (got "${badDns}")`;
   if (c.clusterDomain !== undefined && isDNS1123Subdomain(c.clusterDomain).length) return `--cluster-domain must be a DNS domain such as cluster.local (got "${c.clusterDomain}")`;
   return undefined;
-}
-
-function defaultAdvertiseAddress(): string {
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return '127.0.0.1';
 }
 
 function adminToken(dataDir: string): string {
@@ -121,16 +114,16 @@ function adminToken(dataDir: string): string {
 }
 
 /**
- * Makes sure only one server uses a data dir (two would corrupt each other's
+ * Makes sure only one server (or agent) uses a data dir (two would corrupt each other's
  * view of the store): a pid file, taken over when its owner is gone.
  * Returns the release function.
  */
-function lockDataDir(dataDir: string): () => void {
+export function lockDataDir(dataDir: string, what = 'kite server'): () => void {
   const path = join(dataDir, 'kite.pid');
   if (existsSync(path)) {
     const pid = Number(readFileSync(path, 'utf8').trim());
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
-      throw new Error(`data dir ${dataDir} is in use by another kite server (pid ${pid}); stop it or choose another --data-dir`);
+      throw new Error(`data dir ${dataDir} is in use by another ${what} (pid ${pid}); stop it or choose another --data-dir`);
     }
   }
   writeFileSync(path, `${process.pid}\n`);
@@ -178,13 +171,17 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const releaseLock = lockDataDir(dataDir);
   log('Preparing certificates');
-  const pki = await ensurePki(join(dataDir, 'tls'));
+  // Joined agents reach the API server at the advertised address: the serving certificate must name it.
+  const pki = await ensurePki(join(dataDir, 'tls'), { ips: config.advertiseAddress ? [config.advertiseAddress] : [] });
   const token = adminToken(dataDir);
+  const nodeToken = ensureNodeToken(dataDir, pki.ca.cert);
+  const clusterDns = config.clusterDns ?? [defaultClusterDnsIp(config.serviceCidr)];
+  const clusterDomain = config.clusterDomain ?? 'cluster.local';
   const admin: UserInfo = { name: 'kite-admin', groups: ['system:masters', 'system:authenticated'] };
   const backend = openBackend(config.datastore === 'memory' ? { datastore: 'memory' } : { datastore: 'sqlite', path: join(dataDir, 'db', 'state.db') });
   log(config.datastore === 'memory' ? 'Opening in-memory storage (nothing is kept after exit)' : `Opening storage ${join(dataDir, 'db', 'state.db')}`);
   await backend.start();
-  const advertiseAddress = config.advertiseAddress ?? defaultAdvertiseAddress();
+  const advertiseAddress = config.advertiseAddress ?? defaultNodeIp();
   const apiServer = new ApiServer({
     backend,
     pki,
@@ -196,6 +193,8 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
     bookmarkIntervalMs: config.bookmarkIntervalMs,
     metricResolutionMs: config.metricResolutionMs,
     log,
+    // `kite agent` joins with the node token; it learns the cluster's network settings from the answer.
+    nodeJoin: new NodeJoinHandler({ ca: pki.ca, token: nodeToken, cluster: { serviceCidr: config.serviceCidr, clusterCidr: DEFAULT_CLUSTER_CIDR, clusterDns, clusterDomain }, log }),
   });
   log('Starting the API server');
   try {
@@ -210,8 +209,13 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
   }
   // Components share this process and talk to the API server through the in-process client.
   const as = (name: string) => new InProcessClient(apiServer.registry, { name, groups: ['system:masters'] }, name.replace(/^system:/, ''), apiServer.inProcessApis());
+  await ensureNodeRbac(as('system:apiserver'));
   // Gang scheduling's PodGroup API is served from the start, before the scheduler and controllers look for it.
   await ensurePodGroupCRD(as('system:apiserver'));
+  // Queueing's Kueue API (ResourceFlavor, ClusterQueue, LocalQueue, Workload) likewise.
+  await ensureKueueCRDs(as('system:apiserver'));
+  // The Kubeflow training jobs are served out of the box too, as the training operator's CRDs define them.
+  await ensureTrainingCRDs(as('system:apiserver'));
   log('Starting the controllers');
   const controllers = await startControllers({
     client: as('system:kube-controller-manager'),
@@ -229,80 +233,30 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
     scheduler = new Scheduler({ client: schedulerClient, informers: schedulerInformers, events: new EventRecorder(schedulerClient, 'default-scheduler') });
     await scheduler.start();
   }
-  let kubelet: Kubelet | undefined;
-  let proxy: ServiceProxy | undefined;
-  let proxyInformers: InformerFactory | undefined;
+  let node: RunningNode | undefined;
   if (config.agent) {
     const nodeName = config.nodeName ?? hostname().toLowerCase();
     log(`Starting the node agent (node ${nodeName})`);
     const streaming = await issueCert(pki.ca, { commonName: `system:node:${nodeName}`, usage: 'server', ips: [advertiseAddress, '127.0.0.1'], dnsNames: [nodeName, 'localhost'] });
-    const podCidr = config.podCidr ?? '10.244.0.0/24';
-    const agentDir = join(dataDir, 'agent');
-    // Simulated GPUs stand in for hardware so that scheduling and allocation can be tried anywhere; they are labelled as such.
-    const gpus = config.simulatedGpus
-      ? { devices: simulatedGpus(config.simulatedGpus, nodeName), simulated: true }
-      : { devices: await discoverGpus({ log }), simulated: false };
-    if (gpus.simulated) log(`GPUs: ${gpus.devices.length} simulated (node label kite.io/simulated-gpus=true)`);
-    kubelet = new Kubelet({
-      client: as(`system:node:${nodeName}`),
-      nodeName,
-      dataDir: agentDir,
-      runtime:
-        config.runtime === 'cri'
-          ? new CriRuntime({ dataDir: agentDir, podCidr, bridge: config.bridge ?? 'kite0', cgroupName: config.bridge ?? 'kite', nodeIp: advertiseAddress, insecureRegistries: config.insecureRegistries, log })
-          : new ProcessRuntime({ dataDir: agentDir, podCidr, bridge: config.bridge ?? 'kite0', cgroupName: config.bridge ?? 'kite', nodeIp: advertiseAddress, log }),
-      podCidr,
-      nodeIp: advertiseAddress,
-      log,
-      // Process-runtime containers are host processes: only CUDA_VISIBLE_DEVICES keeps them to their GPUs.
-      gpus: { inventory: gpus, hostDevices: config.runtime !== 'cri' },
-      streamingTls: { cert: streaming.cert, key: streaming.key, ca: pki.ca.cert },
-      port: 0,
-      // The node serves cluster DNS on its bridge gateway; pods reach it through the kube-dns Service address.
-      dns: { clusterDns: config.clusterDns ?? [defaultClusterDnsIp(config.serviceCidr)], clusterDomain: config.clusterDomain ?? 'cluster.local', serve: true },
-    });
-    await kubelet.start();
-    if (!isRoot()) {
-      log('Services are not proxied on this node: the service proxy programs nftables, which needs root');
-    } else {
-      const bridge = config.bridge ?? 'kite0';
-      proxyInformers = new InformerFactory(as('system:kube-proxy'));
-      try {
-        proxy = new ServiceProxy({
-          informers: proxyInformers,
-          nodeName,
-          nodeIps: [advertiseAddress],
-          clusterCidr: clusterCidrFor(podCidr),
-          serviceCidr: config.serviceCidr,
-          bridge,
-          table: proxyTableName(bridge),
-          log,
-        });
-        await proxy.start();
-        log(`Service proxy started (nftables table ip ${proxyTableName(bridge)})`);
-      } catch (e) {
-        // A node without working nftables still runs pods; only Service addresses stay dark.
-        log(`Services are not proxied on this node: ${(e as Error).message}`);
-        proxyInformers.stop();
-        proxy = undefined;
-      }
-    }
-  }
-  let ingress: IngressController | undefined;
-  let ingressInformers: InformerFactory | undefined;
-  if (kubelet && config.ingressPort !== -1) {
-    // The node's HTTP entry point for Ingresses (k3s ships one too); a taken port costs the Ingress feature, not the node.
-    const client = as('system:kite-ingress-controller');
-    ingressInformers = new InformerFactory(client);
-    ingress = new IngressController({ client, informers: ingressInformers, nodeIp: advertiseAddress, port: config.ingressPort ?? 80, log });
-    try {
-      await ingress.start();
-      log(`Ingress controller serving HTTP on port ${ingress.port} (IngressClass kite)`);
-    } catch (e) {
-      log(`Ingress controller not started: ${(e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `port ${config.ingressPort ?? 80} is in use (choose another with --ingress-port)` : (e as Error).message}`);
-      ingressInformers.stop();
-      ingress = undefined;
-    }
+    node = await startNode(
+      {
+        nodeName,
+        dataDir: join(dataDir, 'agent'),
+        nodeIp: advertiseAddress,
+        podCidr: config.podCidr ?? '10.244.0.0/24',
+        bridge: config.bridge,
+        runtime: config.runtime,
+        insecureRegistries: config.insecureRegistries,
+        streamingTls: { cert: streaming.cert, key: streaming.key, ca: pki.ca.cert },
+        serviceCidr: config.serviceCidr,
+        clusterDns,
+        clusterDomain,
+        ingressPort: config.ingressPort,
+        simulatedGpus: config.simulatedGpus,
+        log,
+      },
+      as,
+    );
   }
   let hollow: HollowNodes | undefined;
   if (config.hollowNodes) {
@@ -341,11 +295,7 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
         }
       };
       // Pods stop with the node; then nothing writes any more and the API server can go.
-      await step(() => ingress?.stop());
-      await step(() => ingressInformers?.stop());
-      await step(() => kubelet?.stop());
-      await step(() => proxy?.stop());
-      await step(() => proxyInformers?.stop());
+      await step(() => node?.stop());
       await step(() => hollow?.stop());
       await step(() => scheduler?.stop());
       await step(() => schedulerInformers.stop());
@@ -356,5 +306,5 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
       if (failures.length) throw failures[0];
     })());
   signal?.addEventListener('abort', () => void stop(), { once: true });
-  return { apiServer, backend, kubeconfigPath, serverUrl, stop, ingressPort: ingress?.port, nodeName: kubelet ? (config.nodeName ?? hostname().toLowerCase()) : undefined };
+  return { apiServer, backend, kubeconfigPath, serverUrl, stop, ingressPort: node?.ingressPort, nodeName: node?.nodeName };
 }

@@ -22,9 +22,10 @@ import { ImageError, ImageManager } from './images.js';
 import { formatPod, goDuration } from './format.js';
 import { runLifecycleHandler, type HookEnv } from './lifecycle.js';
 import { ProbeManager, runInContainer, type CommandResult, type ProbeTarget } from './probes.js';
-import { StartError, type RunningContainer, type Runtime, type Sandbox } from './runtime/runtime.js';
+import { StartError, type DeviceSpec, type RunningContainer, type Runtime, type Sandbox } from './runtime/runtime.js';
 import { containerStatus, isKubeletCondition, isSidecar, mergeConditions, metaTime, podConditions, podPhase, shouldRestart, type ContainerProbeState, type ContainerRecord } from './status.js';
 import { containerMounts, prepareVolumes, VolumeError, type PreparedVolume } from './volumes.js';
+import { podPortMappings } from './portmappings.js';
 
 /** Crash-loop back-off bounds (upstream: 10 s doubling to 300 s). */
 export interface ContainerBackoff {
@@ -57,6 +58,8 @@ export interface PodWorkersConfig {
   devices?: {
     admit(pod: any): Promise<{ reason: string; message: string } | undefined>;
     containerEnv(pod: any, container: any): Record<string, string>;
+    /** Host device nodes the container is given (a GPU's /dev/nvidia<N>). */
+    containerDevices?(pod: any, container: any): DeviceSpec[];
     release(podUid: string): void;
   };
 }
@@ -365,6 +368,7 @@ export class PodWorkers {
           name,
           hostNetwork: !!pod.spec?.hostNetwork,
           hostname: pod.spec?.hostname ?? name,
+          portMappings: podPortMappings(pod),
         });
         // Pods with their own network get the kubelet-managed /etc/hosts (upstream); host-network pods see the node's.
         if (st.sandbox.netnsPath) {
@@ -667,6 +671,7 @@ export class PodWorkers {
         stdin: !!c.stdin,
         stdinOnce: !!c.stdinOnce,
         tty: !!c.tty,
+        devices: this.cfg.devices?.containerDevices?.(pod, c),
       });
     } catch (e) {
       const msg = (e as Error).message;
@@ -689,6 +694,7 @@ export class PodWorkers {
     rec.terminated = undefined;
     rec.restartCount = attempt;
     rec.everStarted = true;
+    rec.imageID = running.imageRef;
     st.attempts.set(c.name, containerID);
     st.handles.set(c.name, running);
     st.logPaths.set(containerID, path);

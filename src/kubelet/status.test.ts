@@ -60,6 +60,15 @@ describe('sidecars', () => {
 });
 
 describe('container status', () => {
+  it("names the image by the runtime's image ref once started (a registry digest with containerd)", () => {
+    const digested = 'registry.local:5000/team/train@sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
+    const running = { containerID: 'containerd://abc', startedAt: new Date(0) };
+    assert.equal(containerStatus({ name: 'a', image: 'registry.local:5000/team/train:v1' }, { restartCount: 0, everStarted: true, running, imageID: digested }, 'ContainerCreating', 'Always').imageID, digested);
+    // A runtime without images names the program; a container that never started has none.
+    assert.equal(containerStatus({ name: 'a', image: 'busybox' }, { restartCount: 0, everStarted: true, running }, 'ContainerCreating', 'Always').imageID, 'kite-process://busybox');
+    assert.equal(containerStatus({ name: 'a', image: 'busybox' }, { restartCount: 0, everStarted: false }, 'ContainerCreating', 'Always').imageID, '');
+  });
+
   it('shows a crash-looping container as waiting with the ended attempt in lastState', () => {
     const rec: ContainerRecord = { restartCount: 2, everStarted: true, terminated: ended(1), last: ended(1), waiting: { reason: 'CrashLoopBackOff', message: 'back-off 20s' } };
     const s = containerStatus({ name: 'a', image: 'img' }, rec, 'ContainerCreating', 'Always');

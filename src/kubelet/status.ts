@@ -33,6 +33,8 @@ export interface ContainerRecord {
   waiting?: { reason: string; message?: string };
   /** True once an attempt has started (the image is recorded from then on). */
   everStarted: boolean;
+  /** The image of the latest started attempt as the runtime names it (upstream: CRI ContainerStatus.imageRef); absent where there are no images. */
+  imageID?: string;
 }
 
 /** Formats a time as metav1.Time (RFC 3339, seconds). */
@@ -76,7 +78,8 @@ export function containerStatus(spec: any, rec: ContainerRecord | undefined, def
   const status: any = {
     name: spec.name,
     image: spec.image ?? '',
-    imageID: rec?.everStarted ? `kite-process://${spec.image ?? ''}` : '',
+    // upstream convertContainerStatus: ImageID is the runtime's image ref (a digested `<repo>@sha256:…` with containerd).
+    imageID: rec?.everStarted ? (rec.imageID ?? `kite-process://${spec.image ?? ''}`) : '',
     ready: false,
     restartCount: rec?.restartCount ?? 0,
     started: false,

@@ -39,6 +39,9 @@ export interface PodInfo {
   readonly nonZeroCPU: number;
   readonly nonZeroMemory: number;
   readonly hostPorts: readonly HostPort[];
+  /** The scalar requests that are not zero, as parallel name/amount lists: filters check them on every node without allocating. */
+  readonly scalarNames: readonly string[];
+  readonly scalarAmounts: readonly number[];
 }
 
 /** A node and what is assigned to it. `node` is undefined while pods name a node the cache has not seen. */
@@ -178,14 +181,24 @@ export function podKey(pod: Pod): string {
 /** Computes the scheduler's view of a pod (once per pod object). */
 export function newPodInfo(pod: Pod): PodInfo {
   const nonZero = podRequestList(pod, true);
+  const requests = toResources(podRequestList(pod));
+  const scalarNames: string[] = [];
+  const scalarAmounts: number[] = [];
+  for (const [k, v] of requests.scalar ?? []) {
+    if (v === 0) continue;
+    scalarNames.push(k);
+    scalarAmounts.push(v);
+  }
   return {
     pod,
     key: podKey(pod),
     priority: pod.spec?.priority ?? 0,
-    requests: toResources(podRequestList(pod)),
+    requests,
     nonZeroCPU: nonZero.get('cpu') ?? 0,
     nonZeroMemory: nonZero.get('memory') ?? 0,
     hostPorts: podHostPorts(pod),
+    scalarNames,
+    scalarAmounts,
   };
 }
 

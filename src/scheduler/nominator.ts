@@ -40,6 +40,11 @@ export class Nominator {
     if (m?.size === 0) this.byNode.delete(node);
   }
 
+  /** Number of nodes with nominated pods. */
+  get size(): number {
+    return this.byNode.size;
+  }
+
   /** Pods nominated to the node that the pod must leave room for: other pods of at least its priority. */
   nominatedFor(node: string, pod: PodInfo): PodInfo[] {
     const m = this.byNode.get(node);

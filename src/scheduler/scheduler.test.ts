@@ -108,6 +108,9 @@ test('a pod is bound to a fitting node, with a Scheduled event and PodScheduled=
     assert.equal(bound.spec.nodeName, 'big');
     const cond = bound.status.conditions.find((c: any) => c.type === 'PodScheduled');
     assert.equal(cond.status, 'True');
+    // As upstream, the binding attributes no fields: the creator's entry is the only one.
+    assert.deepEqual(bound.metadata.managedFields.map((e: any) => e.manager), ['test']);
+    assert.equal(bound.metadata.managedFields[0].fieldsV1['f:spec']['f:nodeName'], undefined);
     const ev = await until(env.client, R.events, 'default', (e: any) => e.reason === 'Scheduled' && e.involvedObject.name === 'web');
     assert.equal(ev.message, 'Successfully assigned default/web to big');
     assert.equal(ev.type, 'Normal');

@@ -347,10 +347,13 @@ export class Scheduler {
     const feasible: NodeInfo[] = [];
     let processed = 0;
     const start = this.nextStartNodeIndex % numAllNodes;
-    for (let i = 0; i < numAllNodes && feasible.length < want; i++) {
-      const node = nodes[(start + i) % numAllNodes]!;
+    const runFilters = (n: NodeInfo) => this.framework.runFilter(state, pod, n, filters);
+    // Nominations are rare: without any, each node is filtered directly (the same result, no wrapper per node).
+    const anyNominated = this.nominator.size > 0;
+    for (let i = 0, at = start; i < numAllNodes && feasible.length < want; i++, at = at + 1 === numAllNodes ? 0 : at + 1) {
+      const node = nodes[at]!;
       processed++;
-      const s = this.nominator.filter(node, pod, (n) => this.framework.runFilter(state, pod, n, filters));
+      const s = anyNominated ? this.nominator.filter(node, pod, runFilters) : runFilters(node);
       if (s.code === 'Success') feasible.push(node);
       else if (s.code === 'Error') return { error: s };
       else {

@@ -5,12 +5,15 @@
  * registry runs, logs and answers exec; the image's own command runs when the
  * pod gives none; a missing image ends in ErrImagePull then ImagePullBackOff
  * with the registry's message; a registry behind htpasswd needs the pod's
- * imagePullSecrets. Stopping the server leaves nothing of containerd behind.
+ * imagePullSecrets; status names the image by its registry digest; `kubectl
+ * top` measures a cri pod; a hostPort reaches the pod on the node (portmap)
+ * and goes with it; a tty container is a terminal to `kubectl attach`.
+ * Stopping the server leaves nothing of containerd behind (iptables included).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { KiteServer, eventually } from './harness.js';
+import { KiteServer, eventually, run } from './harness.js';
 import { LocalRegistry, busyboxImage, criLeftovers, criTestSkipReason } from '../../src/kubelet/runtime/cri/testimages.js';
 
 const skip = criTestSkipReason();
@@ -21,15 +24,21 @@ const secured = new LocalRegistry({ auth: { username: 'puller', password: 'pull-
 let busybox: string;
 let withCmd: string;
 let privateImage: string;
+/** The manifest digest of the busybox image in the registry. */
+let busyboxDigest: string;
 
 before(async () => {
   if (skip) return;
   await registry.start();
   await secured.start();
-  busybox = await registry.push('e2e/busybox', 'v1', busyboxImage());
+  const image = busyboxImage();
+  busybox = await registry.push('e2e/busybox', 'v1', image);
+  busyboxDigest = image.manifest.digest;
   withCmd = await registry.push('e2e/greeter', 'v1', busyboxImage({ cmd: ['sh', '-c', 'echo "greetings from the image CMD"; sleep 3600'] }));
-  privateImage = await secured.push('e2e/private', 'v1', busyboxImage());
-  server = new KiteServer({ agent: true, extraArgs: ['--runtime', 'cri'] });
+  // Content of its own: one image pushed to two registries has two digested names, and status names one of them.
+  privateImage = await secured.push('e2e/private', 'v1', busyboxImage({ cmd: ['echo', 'private'] }));
+  // Metrics scraped every 2 s, so that `kubectl top` need not wait upstream's 15 s.
+  server = new KiteServer({ agent: true, extraArgs: ['--runtime', 'cri', '--metric-resolution', '2s'] });
   await server.start();
   await eventually(async () => (await server.k(['get', 'nodes', '-o', 'name'])).trim(), 20_000, 'the node to register');
   await server.namespace('cri');
@@ -98,9 +107,75 @@ test("a pod without a command runs the image's CMD", { skip }, async () => {
   assert.equal(logs, 'greetings from the image CMD\n');
 });
 
-test('containers report containerd ids', { skip }, async () => {
+test('containers report containerd ids and their image by registry digest', { skip }, async () => {
   await server.k(['-n', 'cri', 'wait', '--for=condition=Ready', 'pod/hello', '--timeout=60s']);
   assert.match(await get('hello', '{.status.containerStatuses[0].containerID}'), /^containerd:\/\/[0-9a-f]{64}$/);
+  assert.equal(await get('hello', '{.status.containerStatuses[0].image}'), busybox);
+  // As kubelet with containerd: `<repository>@sha256:<manifest digest>` (what `kubectl describe` shows as Image ID).
+  assert.equal(await get('hello', '{.status.containerStatuses[0].imageID}'), `${registry.host}/e2e/busybox@${busyboxDigest}`);
+  assert.match(await server.k(['-n', 'cri', 'describe', 'pod', 'hello']), new RegExp(`Image ID:\\s+${registry.host.replace(/[.]/g, '\\.')}/e2e/busybox@sha256:`));
+});
+
+test('kubectl top pod shows the CPU and memory of a cri pod', { skip }, async () => {
+  await server.k(['-n', 'cri', 'wait', '--for=condition=Ready', 'pod/hello', '--timeout=60s']);
+  // Two scrapes make a CPU rate; until then there is nothing to show.
+  const out = await eventually(async () => {
+    const r = await server.kubectl(['-n', 'cri', 'top', 'pod', 'hello', '--containers']);
+    return r.code === 0 && r.stdout.trim() ? r.stdout : undefined;
+  }, 30_000, 'metrics of the cri pod');
+  const [header, row] = out.trim().split('\n').map((l) => l.trim().split(/ {3,}/));
+  assert.deepEqual(header, ['POD', 'NAME', 'CPU(cores)', 'MEMORY(bytes)']);
+  assert.deepEqual(row!.slice(0, 2), ['hello', 'main']);
+  assert.match(row![2]!, /^\d+m$/);
+  // A sleeping busybox shell holds some memory (its working set from the container's cgroup).
+  assert.match(row![3]!, /^\d+Mi$/);
+});
+
+test('a hostPort reaches the pod on the node, and is gone with the pod', { skip }, async () => {
+  const hostPort = 20_000 + Math.floor(Math.random() * 20_000);
+  await server.k(['apply', '-f', '-'], `apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: cri}
+spec:
+  containers:
+  - name: web
+    image: ${busybox}
+    command: ["sh", "-c", "mkdir -p /www && echo \\"hello from $(hostname)\\" > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    ports: [{containerPort: 8080, hostPort: ${hostPort}}]
+`);
+  await server.k(['-n', 'cri', 'wait', '--for=condition=Ready', 'pod/web', '--timeout=60s']);
+  const body = await eventually(async () => {
+    const r = await run('curl', ['-sS', '-m', '2', `http://127.0.0.1:${hostPort}/`]);
+    return r.code === 0 ? r.stdout : undefined;
+  }, 20_000, `127.0.0.1:${hostPort}`);
+  assert.equal(body, 'hello from web\n');
+  // httpd as PID 1 ignores SIGTERM: a short grace period, not the default 30 s.
+  await server.k(['-n', 'cri', 'delete', 'pod', 'web', '--grace-period=1', '--wait=true', '--timeout=60s']);
+  const after = await run('curl', ['-sS', '-m', '2', `http://127.0.0.1:${hostPort}/`]);
+  assert.notEqual(after.code, 0, 'the host port still answers after the pod is gone');
+});
+
+test('a tty container is a terminal that kubectl attach talks to', { skip }, async () => {
+  await server.k(['apply', '-f', '-'], `apiVersion: v1
+kind: Pod
+metadata: {name: terminal, namespace: cri}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: ${busybox}
+    command: ["sh", "-c", "tty; while read line; do echo \\"got $line\\"; [ \\"$line\\" = bye ] && exit 0; done"]
+    stdin: true
+    tty: true
+`);
+  await server.k(['-n', 'cri', 'wait', '--for=condition=Ready', 'pod/terminal', '--timeout=60s']);
+  const r = await server.kubectl(['-n', 'cri', 'attach', '-i', 'terminal'], { input: 'bye\n' });
+  assert.equal(r.code, 0, r.stderr);
+  // The terminal echoes what was typed and ends lines with CRLF.
+  assert.match(r.stdout, /bye\r\ngot bye\r\n/);
+  await server.k(['-n', 'cri', 'wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/terminal', '--timeout=30s']);
+  const logs = await server.k(['-n', 'cri', 'logs', 'terminal']);
+  assert.match(logs, /^\/dev\/pts\/\d+\r?\n/);
 });
 
 test("a missing image ends in ErrImagePull, then ImagePullBackOff, with the registry's message", { skip }, async () => {

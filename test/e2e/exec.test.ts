@@ -54,6 +54,8 @@ before(async () => {
           metadata: { name: 'reader' },
           spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'debian', stdin: true, stdinOnce: true, command: ['sh', '-c', 'read line; echo "got $line"; echo "to stderr" >&2'] }] },
         },
+        // A terminal container, as `kubectl run -it` makes one: a shell on its own pseudo-terminal.
+        { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'term' }, spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'debian', stdin: true, tty: true, command: ['sh'] }] } },
         { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'finished' }, spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'debian', command: ['true'] }] } },
         {
           apiVersion: 'apps/v1',
@@ -76,7 +78,7 @@ before(async () => {
       ],
     }),
   );
-  await server.k(['wait', '-n', NS, '--for=condition=Ready', 'pod/reader', '--timeout=60s']);
+  await server.k(['wait', '-n', NS, '--for=condition=Ready', 'pod/reader', 'pod/term', '--timeout=60s']);
   await server.k(['wait', '-n', NS, '--for=jsonpath={.status.phase}=Succeeded', 'pod/finished', '--timeout=60s']);
   await server.k(['wait', '-n', NS, '--for=jsonpath={.status.containerStatuses[?(@.name=="quick")].state.terminated.reason}=Completed', 'pod/shell', '--timeout=60s']);
   await server.k(['wait', '-n', NS, '--for=condition=Available', 'deployment/web', '--timeout=60s']);
@@ -181,6 +183,30 @@ test('attach -i writes to the container stdin and shows its output until it exit
   assert.equal(r.stdout, 'got hello attach\n');
   assert.match(r.stderr, /to stderr\n$/);
   await server.k(['wait', '-n', NS, '--for=jsonpath={.status.phase}=Succeeded', 'pod/reader', '--timeout=30s']);
+});
+
+test("attach -it to a tty container: typed commands run on its terminal, echoed, at the client's size", async () => {
+  // kubectl runs under util-linux script (a terminal of 33x101) as in the exec -it test; the container's terminal starts at 0x0 until the resize arrives.
+  const cmd = `stty rows 33 cols 101; exec ${KUBECTL} -n ${NS} attach -it term -c main`;
+  const typed = 'until [ "$(stty size)" != "0 0" ]; do sleep 0.1; done; stty size; echo "TERM=$TERM answer $((6*7))"\nexit 7\n';
+  const r = await run('script', ['--quiet', '--return', '--command', cmd, '/dev/null'], { env: { KUBECONFIG: server.kubeconfig }, input: typed });
+  const out = r.stdout.replace(/\r/g, '');
+  // After kubectl's hint, the container's terminal echoes what was typed (the client's own terminal is raw by then), then the answers.
+  assert.match(out, /try pressing enter\.\nuntil .* answer \$\(\(6\*7\)\)"\nexit 7\n33 101\nTERM=xterm answer 42\n/);
+  await server.k(['wait', '-n', NS, '--for=jsonpath={.status.containerStatuses[0].state.terminated.exitCode}=7', 'pod/term', '--timeout=30s']);
+  // The log of a terminal holds its output (echo included), stdout only.
+  const logs = (await kubectl(['logs', 'term'])).stdout.replace(/\r/g, '');
+  assert.match(logs, /\n33 101\nTERM=xterm answer 42\n/);
+});
+
+test('run -it --rm gives a shell on a terminal, then removes the pod', { timeout: 120_000 }, async () => {
+  const cmd = `stty rows 24 cols 80; exec ${KUBECTL} -n ${NS} run -it --rm --restart=Never t --image=debian -- sh`;
+  const r = await run('script', ['--quiet', '--return', '--command', cmd, '/dev/null'], { env: { KUBECONFIG: server.kubeconfig }, input: 'echo hi; exit\n', timeoutMs: 90_000 });
+  const out = r.stdout.replace(/\r/g, '');
+  assert.equal(r.code, 0, out);
+  assert.match(out, /try pressing enter\.\necho hi; exit\nhi\npod "t" deleted\n$/);
+  const gone = await kubectl(['get', 'pod', 't']);
+  assert.equal(gone.stderr, 'Error from server (NotFound): pods "t" not found\n');
 });
 
 test('cp copies files and directories into the pod and back', async () => {

@@ -4,7 +4,7 @@
  * against it. Every server started is stopped by its own pid.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -155,6 +155,130 @@ export class KiteServer {
   serverUrl(): string {
     const m = /server: (\S+)/.exec(readFileSync(this.kubeconfig, 'utf8'));
     return m ? m[1] : '';
+  }
+}
+
+/**
+ * A `kite agent` joined to a KiteServer, as another machine's node would be:
+ * its own data dir, node name, bridge `kt<hex>` and pod CIDR out of
+ * 10.244.100–249.0/24 (unless it is to wait for the server's node-ipam
+ * allocation), and a free Ingress port. stop() ends it by pid and checks
+ * that its bridge, nftables table, pod network namespaces and cgroups are gone.
+ */
+export class KiteAgent {
+  proc?: ChildProcess;
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'kite-e2e-agent-'));
+  readonly nodeName: string;
+  readonly bridge = `kt${randomBytes(3).toString('hex')}`;
+  readonly podCidr?: string;
+  log = '';
+  /** Pod network namespaces this agent made (read from its IPAM records), checked gone after stop(). */
+  private netns = new Set<string>();
+
+  constructor(
+    readonly server: KiteServer,
+    readonly opts: { nodeName?: string; token?: string; allocatedPodCidr?: boolean; extraArgs?: string[] } = {},
+  ) {
+    this.nodeName = opts.nodeName ?? `agent-${randomBytes(3).toString('hex')}`;
+    const taken = server.podNetwork?.cidr;
+    if (!opts.allocatedPodCidr) {
+      do this.podCidr = `10.244.${100 + Math.floor(Math.random() * 150)}.0/24`;
+      while (this.podCidr === taken);
+    }
+  }
+
+  /** The server's node join token, as `kite token` prints it. */
+  async token(): Promise<string> {
+    const r = await run(process.execPath, [join(ROOT, 'bin', 'kite.js'), 'token', '--data-dir', this.server.dataDir]);
+    if (r.code !== 0) throw new Error(`kite token failed (${r.code}): ${r.stderr}`);
+    return r.stdout.trim();
+  }
+
+  private async args(): Promise<string[]> {
+    return [
+      join(ROOT, 'bin', 'kite.js'), 'agent', '--server', this.server.serverUrl(), '--token', this.opts.token ?? (await this.token()),
+      '--node-name', this.nodeName, '--data-dir', this.dataDir, '--bridge', this.bridge, '--ingress-port', '0',
+      ...(this.podCidr ? ['--pod-cidr', this.podCidr] : []), ...(this.opts.extraArgs ?? []),
+    ];
+  }
+
+  /** Starts the agent; resolves when it prints its ready line (`waitReady: false`: once spawned). */
+  async start(opts: { waitReady?: boolean } = {}): Promise<void> {
+    this.log = '';
+    const proc = spawn(process.execPath, await this.args(), { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    proc.stdout!.on('data', (d) => (this.log += d));
+    proc.stderr!.on('data', (d) => (this.log += d));
+    if (opts.waitReady === false) return;
+    await this.waitForLog('Kite agent is ready');
+  }
+
+  /** Resolves once the agent's output contains `text`; rejects if it exits first. */
+  waitForLog(text: string): Promise<void> {
+    const proc = this.proc!;
+    return new Promise<void>((resolve, reject) => {
+      const onData = () => {
+        if (this.log.includes(text)) {
+          done();
+          resolve();
+        }
+      };
+      const onExit = (code: number | null) => {
+        done();
+        reject(new Error(`kite agent exited (${code}) before printing "${text}":\n${this.log}`));
+      };
+      const done = () => {
+        proc.stdout!.off('data', onData);
+        proc.stderr!.off('data', onData);
+        proc.off('exit', onExit);
+      };
+      proc.stdout!.on('data', onData);
+      proc.stderr!.on('data', onData);
+      proc.once('exit', onExit);
+      onData();
+    });
+  }
+
+  /** Runs the agent to its exit (for runs that must fail); returns its exit code and output. */
+  async runToExit(timeoutMs = 30_000): Promise<RunResult> {
+    return run(process.execPath, await this.args(), { timeoutMs });
+  }
+
+  /** Stops the agent by pid with SIGTERM, waits for it, and checks that it left no network or cgroup behind. */
+  async stop(): Promise<number | null> {
+    const p = this.proc;
+    if (!p) return null;
+    this.rememberNetns();
+    let code = p.exitCode;
+    if (p.exitCode === null && p.signalCode === null) {
+      const exited = once(p, 'exit');
+      p.kill('SIGTERM');
+      [code] = (await exited) as [number | null];
+    }
+    this.proc = undefined;
+    const left: string[] = [];
+    if ((await run('ip', ['link', 'show', 'dev', this.bridge])).code === 0) left.push(`bridge ${this.bridge}`);
+    if ((await run('nft', ['list', 'table', 'ip', `kite-${this.bridge}`])).code === 0) left.push(`nftables table ip kite-${this.bridge}`);
+    for (const ns of this.netns) if (existsSync(join('/var/run/netns', ns))) left.push(`network namespace ${ns}`);
+    for (const ctrl of ['memory', 'cpu', 'cpuacct', 'pids']) if (existsSync(join('/sys/fs/cgroup', ctrl, this.bridge))) left.push(`cgroup ${ctrl}/${this.bridge}`);
+    if (left.length) throw new Error(`kite agent left behind: ${left.join(', ')}\n${this.log}`);
+    return code;
+  }
+
+  /** Notes the pod network namespaces the agent has made so far (its IPAM records name them). */
+  rememberNetns(): void {
+    const dir = join(this.dataDir, 'agent', 'ipam');
+    if (!existsSync(dir)) return;
+    for (const f of readdirSync(dir)) if (/^\d+\.\d+\.\d+\.\d+$/.test(f)) this.netns.add(readFileSync(join(dir, f), 'utf8').trim());
+  }
+
+  /** Stops the agent (if running) and removes its data dir. */
+  async cleanup(): Promise<void> {
+    try {
+      await this.stop();
+    } finally {
+      rmSync(this.dataDir, { recursive: true, force: true });
+    }
   }
 }
 

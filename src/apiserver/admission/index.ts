@@ -15,6 +15,8 @@ import { systemContext } from '../bootstrap.js';
 import { applyLimitRangeDefaults, validateClaimLimits, validatePodLimits } from './limitranger.js';
 import { checkGlobalDefault, keepPodPriority, resolvePodPriority } from './priority.js';
 import { QuotaAdmission } from './resourcequota.js';
+import { admitTrainingJob, trainingKindOf } from './trainingjob.js';
+import { isQueueableJobResource, suspendQueuedJob } from './queue.js';
 
 /**
  * The name an admission error gives an object (upstream extractResourceName):
@@ -83,6 +85,13 @@ export class AdmissionChain {
         s.prepareForCreate?.(ing, ctx);
       };
     }
+    if (isQueueableJobResource(group, resource)) {
+      out.prepareForCreate = (job, ctx) => {
+        // Queueing (Kueue's job webhook): a job naming a LocalQueue starts suspended until its Workload is admitted.
+        suspendQueuedJob(group, job);
+        s.prepareForCreate?.(job, ctx);
+      };
+    }
     out.prepareForUpdate = (obj, old, ctx, subresource) => {
       if (subresource === '') {
         this.mainUpdates.add(obj);
@@ -127,6 +136,9 @@ export class AdmissionChain {
       const why = checkGlobalDefault(obj, !old, this.cached('priorityclasses', 'scheduling.k8s.io', 'v1'));
       if (why) throw errors.forbidden(q, admissionName(obj), why);
     }
+    // The Kubeflow training operator's validating webhooks, served in-process.
+    const trainingKind = trainingKindOf(info.group, info.resource);
+    if (trainingKind) ctx.warnings.push(...admitTrainingJob(trainingKind, obj, old));
     // A namespace without quotas has nothing to charge (the store has just caught its cache up).
     if (!info.namespaced || this.cached('resourcequotas', '', 'v1', ns).length === 0) return undefined;
     // ResourceQuota runs last, so nothing after it can refuse an object it has charged for.

@@ -150,6 +150,15 @@ test('a write to /status records the subresource', () => {
   assert.deepEqual(e.fieldsV1, { 'f:status': { 'f:readyReplicas': {}, 'f:replicas': {} } });
 });
 
+test('a binding attributes nothing: the entries stay as stored (upstream binds past the field manager)', () => {
+  const live = create('kubectl-create');
+  const next = structuredClone(live);
+  next.spec.replicas = 9;
+  next.metadata.managedFields = [];
+  updateManagedFields({ ...base, live, next, manager: 'default-scheduler', operation: 'Update', subresource: 'binding', time: T1 });
+  assert.deepEqual(next.metadata.managedFields, live.metadata.managedFields);
+});
+
 test('an object without managedFields stays untracked on update, and its first apply creates before-first-apply', () => {
   const live = deployment();
   const next = structuredClone(live);

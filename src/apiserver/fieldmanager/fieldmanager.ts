@@ -260,8 +260,11 @@ function trackedUpdate(core: Core, live: unknown, next: unknown, managed: Manage
 
 /** capManagersManager: merge the oldest Update entries into per-version `ancient-changes` buckets. */
 function capUpdateManagers(managed: Managed): void {
+  // Nearly every write stays under the cap: count before building anything.
+  let count = 0;
+  for (const vs of managed.fields.values()) if (!vs.applied) count++;
+  if (count <= MAX_UPDATE_MANAGERS) return;
   const updaters = [...managed.fields].filter(([, vs]) => !vs.applied).map(([m]) => m);
-  if (updaters.length <= MAX_UPDATE_MANAGERS) return;
   const secs = (m: string) => {
     const t = managed.times.get(m);
     const ms = t ? Date.parse(t) : NaN;
@@ -311,8 +314,17 @@ function decodeOrEmpty(mf: unknown): Managed {
 export function updateManagedFields(opts: UpdateOptions): void {
   const { live, next } = opts;
   if (!next || typeof next !== 'object') return;
-  const ctx = contextFor(opts);
   const subresource = opts.subresource ?? '';
+  if (subresource === 'binding') {
+    // upstream BindingREST.assignPod writes the pod to storage directly, past the field manager: a binding attributes nothing.
+    if (next.metadata && typeof next.metadata === 'object') {
+      const kept = live?.metadata?.managedFields;
+      if (kept === undefined) delete next.metadata.managedFields;
+      else next.metadata.managedFields = kept;
+    }
+    return;
+  }
+  const ctx = contextFor(opts);
   const apiVersion: string = next.apiVersion ?? live?.apiVersion ?? '';
   // decodeLiveOrNew: subresource writes cannot touch managedFields; main-resource writes may set or reset them.
   let managed: Managed;

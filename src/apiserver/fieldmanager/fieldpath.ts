@@ -178,6 +178,17 @@ function descend(s: FieldSet, pe: PathElement): FieldSet {
   return child;
 }
 
+/** The subtree under one element, created empty when missing (for walkers that insert level by level instead of path by path). */
+export function setChild(s: FieldSet, pe: PathElement): FieldSet {
+  return descend(s, pe);
+}
+
+/** Adds one element as a member at this level (setInsert of a one-element path). */
+export function setAddMember(s: FieldSet, pe: PathElement): void {
+  const r = search(s.members, pe, idPE);
+  if (!r.found) s.members.splice(r.i, 0, pe);
+}
+
 /** Whether `p` is a member. */
 export function setHas(s: FieldSet, p: Path): boolean {
   if (p.length === 0) return false;

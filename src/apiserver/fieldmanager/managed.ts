@@ -54,14 +54,24 @@ export function managerIdentifier(e: Pick<ManagedFieldsEntry, 'manager' | 'opera
   return JSON.stringify(o);
 }
 
-/** Parses an identifier back into its entry fields. */
-export function parseIdentifier(id: string): ManagedFieldsEntry {
+/** Identifiers parsed so far: a cluster has few managers, and every write encodes its entries again. */
+const parsedIdentifiers = new Map<string, Readonly<ManagedFieldsEntry>>();
+/** Bound on the memo (cleared when reached), so odd client-chosen names cannot grow it without end. */
+const MAX_PARSED_IDENTIFIERS = 1024;
+
+/** Parses an identifier back into its entry fields (a shared object: read it, do not change it). */
+export function parseIdentifier(id: string): Readonly<ManagedFieldsEntry> {
+  let e = parsedIdentifiers.get(id);
+  if (e) return e;
   try {
     const o = JSON.parse(id) as ManagedFieldsEntry;
-    return o !== null && typeof o === 'object' ? o : {};
+    e = o !== null && typeof o === 'object' ? o : {};
   } catch {
-    return {};
+    e = {};
   }
+  if (parsedIdentifiers.size >= MAX_PARSED_IDENTIFIERS) parsedIdentifiers.clear();
+  parsedIdentifiers.set(id, Object.freeze(e));
+  return e;
 }
 
 /** Decodes wire entries; throws on entries upstream rejects (bad operation, apiVersion, fieldsType). */

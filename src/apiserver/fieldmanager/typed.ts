@@ -7,6 +7,8 @@
 import { refName, type SchemaNode, type SchemaResolver } from '../../api/schema.js';
 import {
   newSet,
+  setAddMember,
+  setChild,
   setEmpty,
   setHas,
   setInsert,
@@ -86,7 +88,7 @@ interface SchemaMemo {
   /** The atom of a node when it does not depend on the value; null when it does. */
   atoms: WeakMap<SchemaNode, Atom | null>;
   /** fill()'s per-struct plan: each schema field, whether Go always has it, and whether it is a struct. */
-  plans: WeakMap<Atom, FillStep[]>;
+  plans: WeakMap<Atom, FillPlan>;
   /** Whether a node is a (non-RawExtension) struct. */
   structs: WeakMap<SchemaNode, boolean>;
 }
@@ -96,6 +98,12 @@ interface FillStep {
   prop: SchemaNode;
   present: boolean;
   struct: boolean;
+}
+
+/** A struct's fill steps by field name, and those Go always has, in schema order. */
+interface FillPlan {
+  steps: Map<string, FillStep>;
+  present: FillStep[];
 }
 
 const memos = new WeakMap<SchemaResolver, SchemaMemo>();
@@ -339,36 +347,70 @@ export interface Comparison {
 /** Compares two values field by field (TypedValue.Compare). */
 export function compare(ctx: TypedContext, lhs: unknown, rhs: unknown, ref: SchemaNode | undefined): Comparison {
   const c: Comparison = { removed: newSet(), modified: newSet(), added: newSet() };
-  walkCompare(ctx, lhs, rhs, ref, [], c);
+  walkCompare(ctx, lhs, rhs, ref, { parent: undefined, pe: undefined }, c);
   return c;
 }
 
-function walkCompare(ctx: TypedContext, lhs: unknown, rhs: unknown, ref: SchemaNode | undefined, path: Path, c: Comparison): void {
+/**
+ * Where the comparison walk is: the element under its parent, and the
+ * subtree of each result set at this path once something was put below it.
+ * Inserting level by level (rather than a whole path from the root per
+ * field, copying the path at every step) is what keeps comparisons — one
+ * per write — cheap.
+ */
+interface Cursor {
+  readonly parent: Cursor | undefined;
+  readonly pe: PathElement | undefined;
+  removed?: FieldSet;
+  modified?: FieldSet;
+  added?: FieldSet;
+}
+
+/** The subtree of a result set at the cursor's path, created on first use. */
+function subtree(c: Comparison, cur: Cursor, which: keyof Comparison): FieldSet {
+  if (!cur.parent) return c[which];
+  return (cur[which] ??= setChild(subtree(c, cur.parent, which), cur.pe!));
+}
+
+/** Makes the cursor's path a member of a result set (the root, an empty path, never is). */
+function mark(c: Comparison, cur: Cursor, which: keyof Comparison): void {
+  if (cur.parent) setAddMember(subtree(c, cur.parent, which), cur.pe!);
+}
+
+function pathOf(cur: Cursor): Path {
+  const p: Path = [];
+  for (let x: Cursor | undefined = cur; x?.parent; x = x.parent) p.push(x.pe!);
+  return p.reverse();
+}
+
+function walkCompare(ctx: TypedContext, lhs: unknown, rhs: unknown, ref: SchemaNode | undefined, cur: Cursor, c: Comparison): void {
   const a = atomFor(ctx, ref, rhs !== undefined && rhs !== null ? rhs : lhs);
   let leaf = true;
   if (fits(a, lhs) && fits(a, rhs)) {
-    if (a.kind === 'list') leaf = !compareList(ctx, a, lhs, rhs, path, c);
-    else if (a.kind === 'map') leaf = !compareMap(ctx, a, lhs, rhs, path, c);
+    if (a.kind === 'list') leaf = !compareList(ctx, a, lhs, rhs, cur, c);
+    else if (a.kind === 'map') leaf = !compareMap(ctx, a, lhs, rhs, cur, c);
   }
   if (leaf) {
-    if (lhs === undefined) setInsert(c.added, path);
-    else if (rhs === undefined) setInsert(c.removed, path);
-    else if (!deepEqual(lhs, rhs)) setInsert(c.modified, path);
+    if (lhs === undefined) mark(c, cur, 'added');
+    else if (rhs === undefined) mark(c, cur, 'removed');
+    else if (!deepEqual(lhs, rhs)) mark(c, cur, 'modified');
     return;
   }
   // A granular node that appears or disappears is itself added/removed (hence `.` entries).
-  if (lhs === undefined) setInsert(c.added, path);
-  else if (rhs === undefined) setInsert(c.removed, path);
+  if (lhs === undefined) mark(c, cur, 'added');
+  else if (rhs === undefined) mark(c, cur, 'removed');
 }
 
 function emptyish(v: unknown): boolean {
   if (v === undefined || v === null) return true;
   if (Array.isArray(v)) return v.length === 0;
-  return isMap(v) && Object.keys(v).length === 0;
+  if (!isMap(v)) return false;
+  for (const _ in v) return false;
+  return true;
 }
 
 /** Returns false when the list is treated as a leaf. */
-function compareList(ctx: TypedContext, a: Atom & { kind: 'list' }, lhs: unknown, rhs: unknown, path: Path, c: Comparison): boolean {
+function compareList(ctx: TypedContext, a: Atom & { kind: 'list' }, lhs: unknown, rhs: unknown, cur: Cursor, c: Comparison): boolean {
   // Both empty/null: a leaf, to keep the empty/null distinction.
   if (!a.associative || (emptyish(lhs) && emptyish(rhs))) return false;
   const l = Array.isArray(lhs) ? lhs : [];
@@ -383,7 +425,7 @@ function compareList(ctx: TypedContext, a: Atom & { kind: 'list' }, lhs: unknown
       try {
         pe = itemPE(a, item);
       } catch (e) {
-        throw e instanceof TypedError ? withPrefix(path, e) : e;
+        throw e instanceof TypedError ? withPrefix(pathOf(cur), e) : e;
       }
       const got = find(into, pe);
       if (got) got.items.push(item);
@@ -398,32 +440,33 @@ function compareList(ctx: TypedContext, a: Atom & { kind: 'list' }, lhs: unknown
   for (const pe of order) {
     const ll = find(lv, pe)?.items ?? [];
     const rl = find(rv, pe)?.items ?? [];
-    const p = [...path, pe];
+    const p: Cursor = { parent: cur, pe };
     if (ll.length <= 1 && rl.length <= 1) walkCompare(ctx, ll[0], rl[0], a.elem, p, c);
     else if (ll.length >= 2 && rl.length >= 2) {
-      if (!deepEqual(ll, rl)) setInsert(c.modified, p);
+      if (!deepEqual(ll, rl)) mark(c, p, 'modified');
     } else if (ll.length >= 2) {
       if (rl.length) walkCompare(ctx, undefined, rl[0], a.elem, p, c);
-      setInsert(c.removed, p);
+      mark(c, p, 'removed');
     } else {
       if (ll.length) walkCompare(ctx, ll[0], undefined, a.elem, p, c);
-      setInsert(c.added, p);
+      mark(c, p, 'added');
     }
   }
   return true;
 }
 
-function compareMap(ctx: TypedContext, a: Atom & { kind: 'map' }, lhs: unknown, rhs: unknown, path: Path, c: Comparison): boolean {
+function compareMap(ctx: TypedContext, a: Atom & { kind: 'map' }, lhs: unknown, rhs: unknown, cur: Cursor, c: Comparison): boolean {
   if (a.atomic || (emptyish(lhs) && emptyish(rhs))) return false;
   const l = isMap(lhs) ? lhs : {};
   const r = isMap(rhs) ? rhs : {};
-  for (const k of unionKeys(l, r)) walkCompare(ctx, l[k], r[k], fieldType(a, k), [...path, { field: k }], c);
+  for (const k of unionKeys(l, r)) walkCompare(ctx, l[k], r[k], fieldType(a, k), { parent: cur, pe: { field: k } }, c);
   return true;
 }
 
 function unionKeys(l: Record<string, unknown>, r: Record<string, unknown>): string[] {
-  const keys = Object.keys(l).filter((k) => l[k] !== undefined);
-  for (const k of Object.keys(r)) if (r[k] !== undefined && (l[k] === undefined)) keys.push(k);
+  const keys: string[] = [];
+  for (const k in l) if (l[k] !== undefined) keys.push(k);
+  for (const k in r) if (r[k] !== undefined && l[k] === undefined) keys.push(k);
   return keys;
 }
 
@@ -585,7 +628,8 @@ export function ensureNamedFieldsAreMembers(ctx: TypedContext, s: FieldSet, ref:
  * (required fields and non-pointer structs), so comparisons see what
  * upstream's typed objects see: e.g. a new Deployment's `spec.template` is
  * not "added" (it exists in the zero value), but `spec.strategy.rollingUpdate`
- * (a pointer) is. Returns a new value; the input is not changed.
+ * (a pointer) is. The input is not changed; the result shares the parts
+ * that needed nothing, so it is for reading only.
  */
 export function fillZero(ctx: TypedContext, value: unknown, ref: SchemaNode | undefined): unknown {
   if (!ctx.builtin) return value;
@@ -597,35 +641,56 @@ function fill(ctx: TypedContext, value: unknown, ref: SchemaNode | undefined, de
   const a = atomFor(ctx, ref, value);
   if (a.kind === 'list') {
     if (!Array.isArray(value) || !isStruct(ctx, a.elem)) return value;
-    return value.map((item) => fill(ctx, item, a.elem, depth + 1));
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const f = fill(ctx, value[i], a.elem, depth + 1);
+      if (f !== value[i]) (out ??= value.slice())[i] = f;
+    }
+    return out ?? value;
   }
   if (a.kind !== 'map' || !isMap(value)) return value;
   if (!a.def) {
     // A map (additionalProperties) of structs: fill each value.
     if (a.elem && isStruct(ctx, a.elem)) {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = fill(ctx, v, a.elem, depth + 1);
-      return out;
+      let out: Record<string, unknown> | undefined;
+      for (const k of Object.keys(value)) {
+        const f = fill(ctx, value[k], a.elem, depth + 1);
+        if (f !== value[k]) (out ??= { ...value })[k] = f;
+      }
+      return out ?? value;
     }
     return value;
   }
-  const out: Record<string, unknown> = { ...value };
-  for (const step of fillPlan(ctx, a)) {
-    let v = out[step.name];
-    if (v === undefined) {
-      if (!step.present) continue;
-      v = step.struct ? {} : null;
-    }
-    out[step.name] = fill(ctx, v, step.prop, depth + 1);
+  // Only what the value holds is walked (a struct's schema has many more fields than an object sets); scalars and nulls fill to themselves.
+  const plan = fillPlan(ctx, a);
+  let out: Record<string, unknown> | undefined;
+  for (const k in value) {
+    const v = value[k];
+    if (v === null || typeof v !== 'object') continue;
+    const step = plan.steps.get(k);
+    if (!step) continue;
+    const f = fill(ctx, v, step.prop, depth + 1);
+    if (f !== v) (out ??= { ...value })[k] = f;
   }
-  return out;
+  for (const step of plan.present) {
+    if (value[step.name] !== undefined) continue;
+    (out ??= { ...value })[step.name] = step.struct ? fill(ctx, {}, step.prop, depth + 1) : null;
+  }
+  return out ?? value;
 }
 
-function fillPlan(ctx: TypedContext, a: Atom & { kind: 'map' }): FillStep[] {
+function fillPlan(ctx: TypedContext, a: Atom & { kind: 'map' }): FillPlan {
   const memo = memoOf(ctx).plans;
   let plan = memo.get(a);
   if (!plan) {
-    plan = Object.entries(a.fields).map(([name, prop]) => ({ name, prop, present: alwaysPresent(ctx, a, name, prop), struct: isStruct(ctx, prop) }));
+    const steps = new Map<string, FillStep>();
+    const present: FillStep[] = [];
+    for (const [name, prop] of Object.entries(a.fields)) {
+      const step = { name, prop, present: alwaysPresent(ctx, a, name, prop), struct: isStruct(ctx, prop) };
+      steps.set(name, step);
+      if (step.present) present.push(step);
+    }
+    plan = { steps, present };
     // Only cached atoms are worth a memo entry; value-dependent atoms are built afresh each time anyway.
     memo.set(a, plan);
   }

@@ -10,7 +10,8 @@ import type { Informer } from '../../client/informer.js';
 import { formatPod } from '../format.js';
 import { CHECKPOINT_FILE } from './checkpoint.js';
 import { DeviceManager, type PodRef } from './manager.js';
-import { GPU_RESOURCE, gpuEnv, gpuNodeLabels, type GpuDevice, type GpuInventory } from './nvidia.js';
+import type { DeviceSpec } from '../runtime/runtime.js';
+import { GPU_RESOURCE, gpuDeviceSpecs, gpuEnv, gpuMinors, gpuNodeLabels, type GpuDevice, type GpuInventory } from './nvidia.js';
 
 /**
  * Pod annotation with the GPUs each container of the pod holds, as JSON
@@ -38,6 +39,8 @@ export interface NodeGpusConfig {
 export class NodeGpus {
   private readonly manager: DeviceManager;
   private readonly byUuid: Map<string, GpuDevice>;
+  /** Device minor numbers of real GPUs (their /dev/nvidia<minor>), read once. */
+  private minors?: Map<string, number>;
 
   constructor(private readonly cfg: NodeGpusConfig) {
     this.byUuid = new Map(cfg.inventory.devices.map((d) => [d.uuid, d]));
@@ -85,6 +88,19 @@ export class NodeGpus {
     if (this.byUuid.size === 0) return {};
     const ids = this.manager.containerDevices(pod.metadata.uid, container.name)[GPU_RESOURCE] ?? [];
     return gpuEnv(ids.flatMap((id) => this.byUuid.get(id) ?? []), this.cfg.hostDevices);
+  }
+
+  /**
+   * The device nodes of a container's GPUs for a runtime whose containers
+   * have a /dev of their own (cri): none for simulated GPUs (there is no
+   * hardware behind them) or where containers are host processes.
+   */
+  containerDevices(pod: any, container: any): DeviceSpec[] {
+    if (this.byUuid.size === 0 || this.cfg.inventory.simulated || this.cfg.hostDevices) return [];
+    const ids = this.manager.containerDevices(pod.metadata.uid, container.name)[GPU_RESOURCE] ?? [];
+    if (!ids.length) return [];
+    this.minors ??= gpuMinors();
+    return gpuDeviceSpecs(ids.flatMap((id) => this.byUuid.get(id) ?? []), { minors: this.minors });
   }
 
   /** Frees a pod's GPUs (it has finished, or is gone). */

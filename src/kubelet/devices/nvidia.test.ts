@@ -1,6 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { NVIDIA_SMI_ARGS, discoverGpus, gpuEnv, gpuNodeLabels, parseNvidiaSmi, simulatedGpus, type ProgramRunner } from './nvidia.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NVIDIA_SMI_ARGS, discoverGpus, gpuDeviceSpecs, gpuEnv, gpuMinors, gpuNodeLabels, parseGpuInformation, parseNvidiaSmi, simulatedGpus, type ProgramRunner } from './nvidia.js';
 
 /**
  * `nvidia-smi --query-gpu=index,uuid,name,memory.total --format=csv,noheader`
@@ -146,5 +149,58 @@ describe('gpuEnv', () => {
   it('hides every device from a container given none', () => {
     assert.deepEqual(gpuEnv([], true), { NVIDIA_VISIBLE_DEVICES: 'void', CUDA_VISIBLE_DEVICES: '' });
     assert.deepEqual(gpuEnv([], false), { NVIDIA_VISIBLE_DEVICES: 'void' });
+  });
+});
+
+/** A driver `information` file as /proc/driver/nvidia/gpus/<bus>/information has it (tab-separated, values aligned). */
+const information = (uuid: string, minor: number) =>
+  `Model: \t\t NVIDIA A100-SXM4-80GB\nIRQ:   \t\t 0\nGPU UUID: \t ${uuid}\nVideo BIOS: \t 92.00.36.00.02\nBus Type: \t PCIe\nDMA Size: \t 47 bits\nDMA Mask: \t 0x7fffffffffff\nBus Location: \t 0000:07:00.0\nDevice Minor: \t ${minor}\nGPU Excluded:\t No\n`;
+
+describe('GPU device nodes', () => {
+  const gpus = parseNvidiaSmi(A100_X8);
+
+  it('reads the UUID and device minor of a GPU from the driver', () => {
+    assert.deepEqual(parseGpuInformation(information(gpus[3]!.uuid, 5)), { uuid: gpus[3]!.uuid, minor: 5 });
+    assert.deepEqual(parseGpuInformation('Model: x\n'), {});
+  });
+
+  it('maps UUIDs to minors from a /proc/driver/nvidia/gpus tree, and finds none without the driver', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kite-nvidia-proc-'));
+    try {
+      for (const [bus, gpu, minor] of [['0000:07:00.0', gpus[0]!, 1], ['0000:0f:00.0', gpus[1]!, 0]] as const) {
+        mkdirSync(join(dir, bus));
+        writeFileSync(join(dir, bus, 'information'), information(gpu.uuid, minor));
+      }
+      mkdirSync(join(dir, '0000:47:00.0')); // no information file: skipped
+      assert.deepEqual(gpuMinors(dir), new Map([[gpus[0]!.uuid, 1], [gpus[1]!.uuid, 0]]));
+      assert.deepEqual(gpuMinors(join(dir, 'absent')), new Map());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives a container its GPUs by minor number and the control devices the host has, read-write', () => {
+    const have = new Set(['/dev/nvidiactl', '/dev/nvidia-uvm']);
+    const specs = gpuDeviceSpecs([gpus[2]!, gpus[0]!], { minors: new Map([[gpus[0]!.uuid, 1], [gpus[2]!.uuid, 6]]), exists: (p) => have.has(p) });
+    assert.deepEqual(specs, [
+      { hostPath: '/dev/nvidia6', containerPath: '/dev/nvidia6', permissions: 'rw' },
+      { hostPath: '/dev/nvidia1', containerPath: '/dev/nvidia1', permissions: 'rw' },
+      { hostPath: '/dev/nvidiactl', containerPath: '/dev/nvidiactl', permissions: 'rw' },
+      { hostPath: '/dev/nvidia-uvm', containerPath: '/dev/nvidia-uvm', permissions: 'rw' },
+    ]);
+  });
+
+  it("falls back to nvidia-smi's index where the driver names no minor, and gives nothing for no GPUs", () => {
+    const all = new Set(['/dev/nvidiactl', '/dev/nvidia-uvm', '/dev/nvidia-uvm-tools', '/dev/nvidia-modeset']);
+    assert.deepEqual(
+      gpuDeviceSpecs([gpus[4]!], { exists: (p) => all.has(p) }).map((d) => d.hostPath),
+      ['/dev/nvidia4', '/dev/nvidiactl', '/dev/nvidia-uvm', '/dev/nvidia-uvm-tools', '/dev/nvidia-modeset'],
+    );
+    assert.deepEqual(gpuDeviceSpecs([], { exists: () => true }), []);
+    // A MIG instance has no /dev/nvidia<N> of its own.
+    assert.deepEqual(
+      gpuDeviceSpecs([{ index: 0, uuid: 'MIG-0c9bd9f6-0d7b-5d9a-9d45-3c5a3d9e1a11', name: 'NVIDIA A100' }], { exists: (p) => p === '/dev/nvidiactl' }).map((d) => d.hostPath),
+      ['/dev/nvidiactl'],
+    );
   });
 });

@@ -6,6 +6,9 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DeviceSpec } from '../runtime/runtime.js';
 
 /** The extended resource NVIDIA's device plugin advertises. */
 export const GPU_RESOURCE = 'nvidia.com/gpu';
@@ -163,4 +166,65 @@ export function gpuEnv(devices: readonly GpuDevice[], hostDevices: boolean): Rec
     env.CUDA_DEVICE_ORDER = 'PCI_BUS_ID';
   }
   return env;
+}
+
+/** Where the NVIDIA driver describes each GPU it drives: `<pci bus id>/information`. */
+export const NVIDIA_PROC_GPUS = '/proc/driver/nvidia/gpus';
+
+/**
+ * Device nodes a container of any GPU also gets, where the host has them:
+ * the NVIDIA device plugin's control devices (driver control, unified
+ * memory, its tools, mode setting).
+ */
+export const NVIDIA_CONTROL_DEVICES = ['/dev/nvidiactl', '/dev/nvidia-uvm', '/dev/nvidia-uvm-tools', '/dev/nvidia-modeset'] as const;
+
+/** The UUID and device minor number in a driver `information` file (`GPU UUID: GPU-…`, `Device Minor: 0`). */
+export function parseGpuInformation(text: string): { uuid?: string; minor?: number } {
+  const uuid = /^GPU UUID:\s*(\S+)\s*$/m.exec(text)?.[1];
+  const minor = /^Device Minor:\s*(\d+)\s*$/m.exec(text)?.[1];
+  return { ...(uuid ? { uuid } : {}), ...(minor !== undefined ? { minor: Number(minor) } : {}) };
+}
+
+/**
+ * UUID → device minor number of the host's GPUs, from the driver's /proc
+ * files: `/dev/nvidia<minor>` is a GPU's device node, and the minor need
+ * not be nvidia-smi's index. Empty where the driver is not loaded.
+ */
+export function gpuMinors(procDir: string = NVIDIA_PROC_GPUS): Map<string, number> {
+  const out = new Map<string, number>();
+  let buses: string[];
+  try {
+    buses = readdirSync(procDir);
+  } catch {
+    return out;
+  }
+  for (const bus of buses) {
+    try {
+      const { uuid, minor } = parseGpuInformation(readFileSync(join(procDir, bus, 'information'), 'utf8'));
+      if (uuid && minor !== undefined) out.set(uuid, minor);
+    } catch {
+      /* not readable: that GPU falls back to its index */
+    }
+  }
+  return out;
+}
+
+/**
+ * The device nodes of a container given `devices`, as the NVIDIA device
+ * plugin's Allocate returns them with device specs (read-write): each GPU's
+ * `/dev/nvidia<minor>` (its nvidia-smi index where the driver does not say),
+ * then the control devices that exist on the host. None for no GPUs. MIG
+ * instances have no node of their own here and get the control devices only.
+ */
+export function gpuDeviceSpecs(devices: readonly GpuDevice[], opts: { minors?: ReadonlyMap<string, number>; exists?: (path: string) => boolean } = {}): DeviceSpec[] {
+  if (devices.length === 0) return [];
+  const exists = opts.exists ?? existsSync;
+  const paths: string[] = [];
+  for (const d of devices) {
+    if (!d.uuid.startsWith('GPU-')) continue;
+    const path = `/dev/nvidia${opts.minors?.get(d.uuid) ?? d.index}`;
+    if (!paths.includes(path)) paths.push(path);
+  }
+  for (const c of NVIDIA_CONTROL_DEVICES) if (exists(c)) paths.push(c);
+  return paths.map((path) => ({ hostPath: path, containerPath: path, permissions: 'rw' }));
 }

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
@@ -49,6 +49,11 @@ describe('exec helpers', () => {
     assert.deepEqual(argv.slice(0, 6), ['/usr/bin/script', '--quiet', '--return', '--echo', 'always', '--command']);
     assert.equal(argv[6], `tty >&3; exec 3>&-; SHELL=/bin/bash; export SHELL; exec sh -c 'echo "a b"'`);
     assert.equal(argv[7], '/dev/null');
+  });
+
+  it("reports the command's pid with the terminal on another fd for a container", () => {
+    const argv = ttyArgv('/usr/bin/script', ['sh', '-c', 'init'], {}, { fd: 4, pid: true });
+    assert.equal(argv[6], `echo "$$ $(tty)" >&4; exec 4>&-; unset SHELL; exec sh -c init`);
   });
 });
 
@@ -158,6 +163,44 @@ describe('exec, attach and port-forward in process runtime containers (root)', {
     assert.equal(await out, 'got one\ngot two\nstdin closed\n');
     assert.deepEqual(await s.exited, { exitCode: 0 });
     await c.exited;
+  });
+
+  it('runs a tty container on a terminal: attach echoes input, resizes it, one output stream; the log is stdout only', async () => {
+    const logPath = join(dir, 'tty.log');
+    const script = 'echo "TERM=$TERM on $(tty)"; while read l; do echo "size $(stty size) got $l"; done';
+    const c = await start(['sh', '-c', script], { name: 'tty', stdin: true, tty: true, logPath });
+    await eventually(() => criLogEntries(logPath).some((e) => e.content.startsWith('TERM=')), 'container running');
+    const s = await rt.attach(c, { stdin: true, tty: true });
+    assert.equal(s.stderr, undefined);
+    assert.ok(s.resize, 'a terminal resizes');
+    let out = '';
+    s.stdout.on('data', (d: Buffer) => (out += d));
+    s.resize!({ width: 101, height: 33 });
+    // The resize runs apart from the input: the line is typed once the size shows.
+    const exec = await rt.exec(sandbox, c, { argv: ['sh', '-c', 'until [ "$(stty -F "$1" size)" = "33 101" ]; do sleep 0.05; done', 'wait', criLogEntries(logPath)[0]!.content.split(' on ')[1]!.trim()], tty: false, stdin: false });
+    assert.equal((await finish(exec)).code, 0);
+    s.stdin!.write('typed\n');
+    await eventually(() => out.includes('size 33 101 got typed'), 'the answer on the attached stream');
+    // The terminal echoes input and ends lines with CR LF.
+    assert.ok(out.includes('typed\r\n'), JSON.stringify(out));
+    s.close();
+    await rt.stopContainer(c, 0);
+    const entries = criLogEntries(logPath);
+    assert.ok(entries.every((e) => e.stream === 'stdout'), JSON.stringify(entries));
+    assert.match(entries[0]!.content, /^TERM=xterm on \/dev\/pts\/\d+\r$/);
+    assert.ok(entries.some((e) => e.content === 'size 33 101 got typed\r'), JSON.stringify(entries));
+  });
+
+  it("a tty container's background jobs end with it, and SIGTERM reaches its command", async () => {
+    const logPath = join(dir, 'tty-jobs.log');
+    // set -m: job control, as an interactive shell has, puts the job in a process group of its own.
+    const c = await start(['sh', '-c', 'trap "echo term; exit 3" TERM; set -m; sleep 300 & echo "job $!"; while :; do sleep 0.1; done'], { name: 'jobs', stdin: true, tty: true, logPath });
+    const job = Number(await eventually(() => criLogEntries(logPath).find((e) => e.content.startsWith('job '))?.content.slice(4).trim(), 'job started'));
+    const exit = await rt.stopContainer(c, 5);
+    assert.equal(exit.exitCode, 3);
+    assert.ok(criLogEntries(logPath).some((e) => e.content === 'term\r'));
+    // Killed with the container (reaped by whoever inherited it, just after).
+    await eventually(() => !existsSync(`/proc/${job}`) || /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${job}/stat`, 'utf8')), 'the background job gone');
   });
 
   it('connects to localhost inside the pod network, and says when nothing listens', async () => {

@@ -122,12 +122,16 @@ class TerminalResizer {
 /**
  * Wraps argv to run on a new pseudo-terminal (util-linux `script`), echoing
  * input as a terminal does, exiting with the command's code. The terminal's
- * path is written to fd 3 first (for resizing), then fd 3 is closed.
+ * path is written to fd `report.fd` (default 3) first, after the pid that
+ * becomes the command's with `report.pid` (`<pid> <path>`), then that fd is
+ * closed.
  */
-export function ttyArgv(script: string, argv: readonly string[], env: Record<string, string>): string[] {
+export function ttyArgv(script: string, argv: readonly string[], env: Record<string, string>, report: { fd?: number; pid?: boolean } = {}): string[] {
+  const fd = report.fd ?? 3;
   // script runs its command with $SHELL -c; the container's own SHELL is put back for the command.
   const restore = env.SHELL !== undefined ? `SHELL=${shellQuote(env.SHELL)}; export SHELL; ` : 'unset SHELL; ';
-  const cmd = `tty >&3; exec 3>&-; ${restore}exec ${argv.map(shellQuote).join(' ')}`;
+  const say = report.pid ? `echo "$$ $(tty)" >&${fd}` : `tty >&${fd}`;
+  const cmd = `${say}; exec ${fd}>&-; ${restore}exec ${argv.map(shellQuote).join(' ')}`;
   return [script, '--quiet', '--return', '--echo', 'always', '--command', cmd, '/dev/null'];
 }
 
@@ -245,12 +249,16 @@ export interface AttachableProcess {
   writeStdin(data?: Uint8Array): void;
   /** Its output from now on, until unsubscribe or exit. */
   subscribe(): { stdout: Readable; stderr: Readable; unsubscribe(): void };
+  /** Sets its terminal's size (a TTY container). */
+  resize?(size: TerminalSize): void;
 }
 
 /** How a container was started, as far as attach cares. */
 export interface ContainerIoOptions {
   /** The container keeps a stdin pipe (`stdin: true`). */
   stdin: boolean;
+  /** The container runs on a terminal (`tty: true`): one output stream, resizable. */
+  tty?: boolean;
   /** Close the container's stdin when the first attach that wrote to it detaches (CRI StdinOnce). */
   stdinOnce: boolean;
 }
@@ -258,7 +266,8 @@ export interface ContainerIoOptions {
 /**
  * A container's stdio as attach sees it: its output from now on (every
  * attached client gets all of it) and its stdin pipe when it keeps one.
- * Containers run without a terminal here, so attach has no resize.
+ * A TTY container has one output stream and takes the client's terminal
+ * size (the last resize of any attached client wins, as on containerd).
  */
 export class ContainerIo {
   private ended = false;
@@ -296,11 +305,14 @@ export class ContainerIo {
             },
           })
         : undefined;
-    // Without a terminal the two streams stay apart even if the client asked for one.
+    // The container's own terminal decides, not the request: without one the two streams stay apart, with one stderr is part of stdout.
+    const tty = this.opts.tty === true;
+    if (tty) sub.stderr.resume();
     return {
       stdin,
       stdout: sub.stdout,
-      stderr: sub.stderr,
+      stderr: tty ? undefined : sub.stderr,
+      ...(tty && this.proc.resize ? { resize: (size: TerminalSize) => this.proc.resize!(size) } : {}),
       exited,
       close: () => {
         sub.unsubscribe();

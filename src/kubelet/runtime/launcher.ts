@@ -16,8 +16,9 @@ import { CommandError, type RunResult } from './sys.js';
 /** Messages to the helper process. */
 export type LauncherRequest =
   | { t: 'run'; id: number; cmd: string; args: string[]; input?: string; timeoutMs: number }
-  | { t: 'start'; id: number; cmd: string; args: string[]; env: Record<string, string>; logPath: string; stdin: boolean }
+  | { t: 'start'; id: number; cmd: string; args: string[]; env: Record<string, string>; logPath: string; stdin: boolean; tty?: TtySpec }
   | { t: 'stdin'; id: number; data?: Uint8Array }
+  | { t: 'resize'; id: number; width: number; height: number }
   | { t: 'watch'; id: number; on: boolean };
 
 /** Messages from the helper process. */
@@ -28,6 +29,18 @@ export type LauncherReply =
   | { t: 'exited'; id: number; code: number | null; signal: NodeJS.Signals | null }
   | { t: 'output'; id: number; stream: 'stdout' | 'stderr'; data: Uint8Array };
 
+/**
+ * A container on a terminal: `cmd` runs util-linux `script` (which holds the
+ * pseudo-terminal's master end, its pipes held by the helper) and the command
+ * inside writes `<its pid> <its terminal>` to fd 4 before it execs (see
+ * exec.ts ttyArgv). That pid is the container's: signals go to it, and its
+ * session is swept when it ends.
+ */
+export interface TtySpec {
+  /** coreutils stty, to resize the terminal (`stty -F`); absent: resizes are ignored. */
+  stty?: string;
+}
+
 /** What to start: a command whose stdout/stderr go to a CRI log file. */
 export interface LaunchSpec {
   cmd: string;
@@ -36,6 +49,8 @@ export interface LaunchSpec {
   logPath: string;
   /** Keep a pipe to its stdin (for attach). */
   stdin: boolean;
+  /** Run on a pseudo-terminal: one output stream (logged as stdout, as containerd does for a TTY), stdin always open, resizable. */
+  tty?: TtySpec;
 }
 
 /** A process started by the launcher. */
@@ -47,6 +62,8 @@ export interface LaunchedProcess {
   writeStdin(data?: Uint8Array): void;
   /** Its output from now on, until `unsubscribe` or exit. */
   subscribe(): { stdout: Readable; stderr: Readable; unsubscribe(): void };
+  /** Sets its terminal's size (started with `tty`; otherwise absent). */
+  resize?(size: { width: number; height: number }): void;
 }
 
 interface Pending {
@@ -128,6 +145,7 @@ export class Launcher {
       pid: started.pid,
       exited,
       writeStdin: (data) => post({ t: 'stdin', id, data }),
+      ...(spec.tty ? { resize: (size: { width: number; height: number }) => post({ t: 'resize', id, width: size.width, height: size.height }) } : {}),
       subscribe: () => {
         const sub = { stdout: new PassThrough(), stderr: new PassThrough() };
         if (live.subscribers.size === 0) post({ t: 'watch', id, on: true });

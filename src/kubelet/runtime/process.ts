@@ -14,7 +14,7 @@ import { KITE_VERSION } from '../../version.js';
 import { CgroupManager, detectCgroups, type ContainerCgroup } from './cgroups.js';
 import { PodNetwork } from './network.js';
 import { Launcher, type LaunchedProcess } from './launcher.js';
-import { ContainerIo, dialInPod, execInContainer, type ContainerProcess } from './exec.js';
+import { ContainerIo, dialInPod, execInContainer, ttyArgv, type ContainerProcess } from './exec.js';
 import { StartError, type ContainerConfig, type ExecRequest, type StreamSession, type ExitStatus, type Mount, type Runtime, type RunningContainer, type Sandbox, type SandboxConfig, type ContainerStats } from './runtime.js';
 import { DEFAULT_PATH, isExecutable, isRoot, lookPath } from './sys.js';
 
@@ -154,6 +154,7 @@ export class ProcessRuntime implements Runtime {
   private readonly mountsInUse = new Map<string, number>();
   /** Paths this runtime created on the node's filesystem as mount points (removed when no container needs them). */
   private readonly createdMountPoints = new Set<string>();
+  private ttyWarned = false;
 
   constructor(private readonly opts: ProcessRuntimeOptions) {}
 
@@ -257,6 +258,9 @@ export class ProcessRuntime implements Runtime {
     env.HOME ??= '/root';
     const hostname = this.sandboxes.get(sandbox.id)?.cfg.hostname;
     if (hostname) env.HOSTNAME ??= hostname;
+    // containerd's WithTTY: a terminal container gets TERM=xterm unless it sets one.
+    const tty = cfg.tty === true && this.ttyAvailable();
+    if (tty) env.TERM ??= 'xterm';
 
     const cwd = cfg.workingDir || '/';
     if (!isAbsolute(cwd)) throw new StartError('RunContainerError', `failed to start container process: working directory ${JSON.stringify(cwd)} is not absolute`);
@@ -296,6 +300,8 @@ export class ProcessRuntime implements Runtime {
     initArgs.push(cwd, command, ...cfg.argv.slice(1));
 
     let argv = [this.tools.sh, '-c', INIT_SCRIPT, 'kite-init', ...initArgs];
+    // A TTY: the init runs on a new terminal, inside the namespaces (its pid, reported on fd 4, is the container's).
+    if (tty) argv = ttyArgv(this.tools.script!, argv, env, { fd: 4, pid: true });
     if (mounts.length || uts) argv = [this.tools.unshare!, ...(mounts.length ? ['--mount', '--propagation', 'private'] : []), ...(uts ? ['--uts'] : []), '--', ...argv];
     if (sandbox.netnsPath) argv = [this.tools.nsenter!, `--net=${sandbox.netnsPath}`, '--', ...argv];
 
@@ -306,9 +312,10 @@ export class ProcessRuntime implements Runtime {
       proc = await this.launcher.launch({
         cmd: argv[0]!,
         args: argv.slice(1),
-        env: { ...env, MKDIR: this.tools.mkdir ?? 'mkdir', MOUNT: this.tools.mount ?? 'mount' },
+        env: { ...env, MKDIR: this.tools.mkdir ?? 'mkdir', MOUNT: this.tools.mount ?? 'mount', ...(tty ? { SHELL: this.tools.sh } : {}) },
         logPath: cfg.logPath,
         stdin: cfg.stdin === true,
+        ...(tty ? { tty: { stty: this.tools.stty } } : {}),
       });
     } catch (e) {
       await cgroup?.remove();
@@ -335,9 +342,17 @@ export class ProcessRuntime implements Runtime {
       proc,
       exited,
       exec: { pid, env, workingDir: cwd, mounts, cgroupProcs: cgroup?.procsFiles ?? [] },
-      io: new ContainerIo(proc, { stdin: cfg.stdin === true, stdinOnce: cfg.stdinOnce === true }),
+      io: new ContainerIo(proc, { stdin: cfg.stdin === true, stdinOnce: cfg.stdinOnce === true, tty }),
     });
     return { id, pid, startedAt, exited };
+  }
+
+  /** Whether `tty: true` containers get a terminal (util-linux script); said once when they cannot. */
+  private ttyAvailable(): boolean {
+    if (this.tools.script) return true;
+    if (!this.ttyWarned) this.opts.log('process runtime: script not found (install util-linux): tty containers run without a terminal');
+    this.ttyWarned = true;
+    return false;
   }
 
   /**

@@ -21,6 +21,25 @@ export interface SandboxConfig {
   hostNetwork: boolean;
   /** Pod-level cgroup limits are the sum of its containers' (informational for now). */
   hostname: string;
+  /** Container ports published on the node (`ports[].hostPort`); runtimes without host ports ignore them. */
+  portMappings?: PortMapping[];
+}
+
+/** One `hostPort` of a pod: traffic to the node's `hostPort` (on `hostIP`, or every address) reaches `containerPort` of the pod. */
+export interface PortMapping {
+  containerPort: number;
+  hostPort: number;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  /** Empty or absent: every address of the node. */
+  hostIP?: string;
+}
+
+/** A device node of the host given to a container (CRI Device; what a device plugin's Allocate returns as DeviceSpecs). */
+export interface DeviceSpec {
+  hostPath: string;
+  containerPath: string;
+  /** cgroup device permissions: some of `r`, `w`, `m`. */
+  permissions: string;
 }
 
 /** A pod's sandbox as created. */
@@ -60,6 +79,8 @@ export interface ContainerConfig {
   /** Close stdin once the first attach that wrote to it detaches (the container's `stdinOnce`). */
   stdinOnce?: boolean;
   tty?: boolean;
+  /** Host device nodes the container may use (GPUs); runtimes whose containers see the host's /dev ignore them. */
+  devices?: DeviceSpec[];
 }
 
 /** How a container process ended. */
@@ -79,6 +100,12 @@ export interface RunningContainer {
   id: string;
   pid: number;
   startedAt: Date;
+  /**
+   * The image the container runs, as pod status `imageID` shows it (CRI
+   * ContainerStatus.imageRef: `<repo>@sha256:<digest>` when the image came
+   * from a registry); absent where there are no images.
+   */
+  imageRef?: string;
   /** Settles once the process has exited. */
   exited: Promise<ExitStatus>;
 }

@@ -30,8 +30,8 @@ export interface RuntimeUnderTest {
   dir: string;
   /** The pod CIDR sandbox IPs come from. */
   podCidr: string;
-  /** What this runtime provides here (root, cgroups…). */
-  features: { podNetwork: boolean; mounts: boolean; memoryLimits: boolean };
+  /** What this runtime provides here (root, cgroups…); `tty` absent or false skips the terminal case. */
+  features: { podNetwork: boolean; mounts: boolean; memoryLimits: boolean; tty?: boolean };
   /** What the runtime left on the host after `stop()`: empty when clean. */
   leftovers(): string[] | Promise<string[]>;
   /** Releases what the factory made (data dir, registry). */
@@ -284,6 +284,39 @@ export function runtimeBehaviourSuite(name: string, make: () => Promise<RuntimeU
       // The attached client sees the output from now on; the log has all of it.
       await eventually(() => out.includes('got through attach'), 'output on the attached stream');
       assert.equal(logText(cfg.logPath), 'started\ngot through attach');
+      session.close();
+      await rt.runtime.stopContainer(c, 0);
+    });
+
+    it('gives a tty container a terminal that attach drives: echo, one output stream, resize', async (t) => {
+      if (!rt.features.tty) return t.skip('no terminals for containers in this runtime yet');
+      const s = await pod('tty');
+      const cfg = container(['sh', '-c', 'tty; echo started; while read line; do echo "got $line"; stty size; done'], { stdin: true, tty: true });
+      const c = await rt.runtime.startContainer(s, cfg);
+      await eventually(() => logText(cfg.logPath).includes('started'), 'container started');
+      const session = await rt.runtime.attach(c, { stdin: true, tty: true });
+      // A terminal merges stderr into its one output stream.
+      assert.equal(session.stderr, undefined);
+      let out = '';
+      session.stdout.on('data', (d: Buffer) => (out += d));
+      session.stdin!.write('typed\n');
+      // The terminal echoes the input (and writes CRLF), then the shell answers.
+      await eventually(() => out.includes('typed\r\n') && out.includes('got typed\r\n'), 'echo and answer on the attached terminal');
+      // A resize reaches the terminal (stty reads it back on the next line).
+      let asked = 0;
+      await eventually(() => {
+        if (out.includes('41 101')) return true;
+        // Resize and input travel apart inside the runtime: ask again until a line sees the new size.
+        if (Date.now() - asked > 200) {
+          asked = Date.now();
+          session.resize!({ width: 101, height: 41 });
+          session.stdin!.write('\n');
+        }
+        return false;
+      }, 'the new terminal size');
+      const log = logEntries(cfg.logPath);
+      assert.ok(log.every((e) => e.stream === 'stdout'), 'a terminal logs one stream');
+      assert.match(log[0]!.content, /^\/dev\/pts\/\d+$/);
       session.close();
       await rt.runtime.stopContainer(c, 0);
     });

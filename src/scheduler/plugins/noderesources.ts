@@ -23,8 +23,14 @@ export function fitsRequest(pod: PodInfo, node: NodeInfo): boolean {
   if (r.milliCPU > 0 && r.milliCPU > alloc.milliCPU - used.milliCPU) return false;
   if (r.memory > 0 && r.memory > alloc.memory - used.memory) return false;
   if (r.ephemeralStorage > 0 && r.ephemeralStorage > alloc.ephemeralStorage - used.ephemeralStorage) return false;
-  if (r.scalar) {
-    for (const [name, q] of r.scalar) if (q !== 0 && q > (alloc.scalar?.get(name) ?? 0) - (used.scalar?.get(name) ?? 0)) return false;
+  const names = pod.scalarNames;
+  if (names.length === 0) return true;
+  const amounts = pod.scalarAmounts;
+  const allocScalar = alloc.scalar;
+  const usedScalar = used.scalar;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    if (amounts[i]! > (allocScalar?.get(name) ?? 0) - (usedScalar?.get(name) ?? 0)) return false;
   }
   return true;
 }

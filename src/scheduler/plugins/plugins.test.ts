@@ -139,6 +139,7 @@ test('NodeResourcesFit: requests against allocatable minus what is assigned, wit
   assert.deepEqual(runFilter(fit, mkPod({}, { 'nvidia.com/gpu': '2' }), node), { code: 'Unschedulable', reasons: ['Insufficient nvidia.com/gpu'] });
   assert.deepEqual(runFilter(fit, mkPod({}, { 'ephemeral-storage': '11Gi' }), node), { code: 'Unschedulable', reasons: ['Insufficient ephemeral-storage'] });
   assert.deepEqual(runFilter(fit, mkPod({}, { 'example.com/fpga': '1' }), node), { code: 'Unschedulable', reasons: ['Insufficient example.com/fpga'] });
+  assert.equal(runFilter(fit, mkPod({}, { 'example.com/fpga': '0', 'nvidia.com/gpu': '1' }), node).code, 'Success', 'a zero request needs nothing, even of a resource the node lacks');
 
   addPod(node, mkPod({}, { cpu: '1500m', 'nvidia.com/gpu': '1' }, 'running'));
   assert.deepEqual(runFilter(fit, mkPod({}, { cpu: '1' }), node), { code: 'Unschedulable', reasons: ['Insufficient cpu'] }, 'assigned pods use up allocatable');

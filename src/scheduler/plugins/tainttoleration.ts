@@ -53,14 +53,22 @@ function score(_state: CycleState, pod: PodInfo, node: NodeInfo): number {
   return n;
 }
 
+/** True if any of the nodes has a PreferNoSchedule taint (plain loops: this runs over the feasible nodes of every pod). */
+function anyPreferNoSchedule(nodes: readonly NodeInfo[]): boolean {
+  for (let i = 0; i < nodes.length; i++) {
+    const taints = nodes[i]!.taints;
+    for (let j = 0; j < taints.length; j++) if (taints[j]!.effect === 'PreferNoSchedule') return true;
+  }
+  return false;
+}
+
 /** Builds the plugin. */
 export function taintToleration(): Plugin {
   return {
     name: NAME,
     filter,
     // With no PreferNoSchedule taint among the nodes every node would score the same: skip the work.
-    preScore: (_s: CycleState, _p: PodInfo, nodes: readonly NodeInfo[]) =>
-      nodes.some((n) => n.taints.some((t) => t.effect === 'PreferNoSchedule')) ? SUCCESS : SKIP,
+    preScore: (_s: CycleState, _p: PodInfo, nodes: readonly NodeInfo[]) => (anyPreferNoSchedule(nodes) ? SUCCESS : SKIP),
     score,
     normalizeScore: (_s: CycleState, _p: PodInfo, scores: NodeScore[]) => defaultNormalizeScore(scores, true),
   };

@@ -180,6 +180,12 @@ message LinuxContainerConfig {
   LinuxContainerSecurityContext security_context = 2;
 }
 
+message Device {
+  string container_path = 1;
+  string host_path = 2;
+  string permissions = 3;
+}
+
 message ContainerMetadata {
   string name = 1;
   uint32 attempt = 2;
@@ -193,6 +199,7 @@ message ContainerConfig {
   string working_dir = 5;
   repeated KeyValue envs = 6;
   repeated Mount mounts = 7;
+  repeated Device devices = 8;
   map<string, string> labels = 9;
   map<string, string> annotations = 10;
   string log_path = 11;
@@ -507,6 +514,7 @@ export interface CriContainerConfig {
   workingDir?: string;
   envs?: { key: string; value: string }[];
   mounts?: CriMount[];
+  devices?: { containerPath: string; hostPath: string; permissions: string }[];
   labels?: StringMap;
   annotations?: StringMap;
   logPath?: string;

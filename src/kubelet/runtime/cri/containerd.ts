@@ -127,6 +127,71 @@ export function insecureHostsToml(host: string): string {
   return `server = ${toml(`http://${host}`)}\n\n[host.${toml(`http://${host}`)}]\n  capabilities = ["pull", "resolve"]\n`;
 }
 
+/**
+ * The nat chains the portmap plugin (plugins/meta/portmap, iptables backend)
+ * shares between all pods with host ports: the top-level DNAT chain jumped
+ * to from PREROUTING and OUTPUT, and the mark and masquerade chains for
+ * hairpin and localhost traffic. Its DEL removes a pod's own `CNI-DN-…`
+ * chain but never these.
+ */
+export const PORTMAP_SHARED_CHAINS = ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ'];
+
+/**
+ * An `iptables-restore --noflush` script that removes the portmap plugin's
+ * shared chains and the rules jumping to them, from `iptables-save -t nat`
+ * output; undefined when a pod still has host ports (a `CNI-DN-…` chain
+ * exists, perhaps another node agent's) or there is nothing to remove.
+ */
+export function portmapCleanupScript(natSave: string): string | undefined {
+  const lines = natSave.split('\n');
+  if (lines.some((l) => l.startsWith(':CNI-DN-'))) return undefined;
+  const shared = new Set(PORTMAP_SHARED_CHAINS);
+  const present = lines.filter((l) => l.startsWith(':') && shared.has(l.slice(1).split(' ')[0]!)).map((l) => l.slice(1).split(' ')[0]!);
+  if (!present.length) return undefined;
+  // iptables-save quotes rule arguments as iptables-restore reads them: a saved rule deletes as `-D` plus the same text.
+  const jumps = lines.filter((l) => {
+    const m = /^-A (\S+) .*-j (\S+)$/.exec(l);
+    return m && !shared.has(m[1]!) && shared.has(m[2]!);
+  });
+  return ['*nat', ...jumps.map((l) => `-D${l.slice(2)}`), ...present.map((c) => `-F ${c}`), ...present.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
+}
+
+/**
+ * True when `nft -j list table ip nat` shows a table with nothing but empty
+ * chains: what iptables-nft leaves once the last nat rule is gone (it makes
+ * the table again on its next use).
+ */
+export function natTableIsEmpty(nftJson: string): boolean {
+  try {
+    const items: Record<string, unknown>[] = JSON.parse(nftJson).nftables ?? [];
+    return items.every((i) => 'metainfo' in i || 'table' in i || 'chain' in i);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes what the portmap plugin leaves on the host after its last pod
+ * with host ports is gone: its shared nat chains and, when nothing else is
+ * left in them, iptables-nft's `ip nat` and `ip6 nat` tables (its DEL
+ * touches both families). Best effort; a host where another agent's pods
+ * still publish ports keeps them.
+ */
+export async function removeIdlePortmapRules(): Promise<void> {
+  for (const [save, restore, family] of [
+    ['iptables-save', 'iptables-restore', 'ip'],
+    ['ip6tables-save', 'ip6tables-restore', 'ip6'],
+  ] as const) {
+    try {
+      const script = portmapCleanupScript((await run(save, ['-t', 'nat'])).stdout);
+      if (script) await run(restore, ['--noflush'], { input: script });
+      if (natTableIsEmpty((await run('nft', ['-j', 'list', 'table', family, 'nat'])).stdout)) await tryRun('nft', ['delete', 'table', family, 'nat']);
+    } catch {
+      /* no such tool or table: nothing of portmap's there */
+    }
+  }
+}
+
 /** Mount points under `dir` (from /proc/self/mountinfo), deepest first. */
 export function mountsUnder(dir: string, mountinfo: string = readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
   const prefix = dir.endsWith('/') ? dir : `${dir}/`;
@@ -351,6 +416,7 @@ export class Containerd {
       if (left.length) log(`cri runtime: cgroups still in use after containerd stopped: ${left.join(', ')}`);
     }
     if (this.createdBridge) await tryRun('ip', ['link', 'del', 'dev', this.opts.bridge]);
+    await removeIdlePortmapRules();
     for (const d of [...HOST_DIRS].reverse()) {
       try {
         rmdirSync(d);

@@ -8,15 +8,17 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { readlinkSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '../../../controllers/testenv.js';
 import { StartError, type ContainerConfig, type Sandbox } from '../runtime.js';
 import { logText, runtimeBehaviourSuite } from '../suite.js';
 import { CriError } from './client.js';
-import { containerdConfig, cniConfig, insecureHostsToml, mountsUnder } from './containerd.js';
-import { CriRuntime, commandAndArgs, resources } from './cri.js';
+import { containerdConfig, cniConfig, insecureHostsToml, mountsUnder, natTableIsEmpty, portmapCleanupScript } from './containerd.js';
+import { CriRuntime, commandAndArgs, criPortMappings, resources } from './cri.js';
 import { buildImage, busyboxLayer, pauseImage, sha256Digest, tarArchive } from './oci.js';
 import { exitFromStatus } from './streams.js';
 import { LocalRegistry, busyboxImage, criLeftovers, criTestSkipReason, testCriOptions } from './testimages.js';
@@ -111,6 +113,61 @@ describe('containerd configuration', () => {
     assert.deepEqual(resources(base), { cpuShares: 2 });
   });
 
+  it('passes host ports as CRI port mappings (protocol numbers, every address when no host IP)', () => {
+    assert.deepEqual(
+      criPortMappings([
+        { containerPort: 80, hostPort: 8080, protocol: 'TCP' },
+        { containerPort: 53, hostPort: 5353, protocol: 'UDP', hostIP: '10.0.0.5' },
+        { containerPort: 9, hostPort: 9009, protocol: 'SCTP' },
+      ]),
+      [
+        { protocol: 0, containerPort: 80, hostPort: 8080, hostIp: '' },
+        { protocol: 1, containerPort: 53, hostPort: 5353, hostIp: '10.0.0.5' },
+        { protocol: 2, containerPort: 9, hostPort: 9009, hostIp: '' },
+      ],
+    );
+  });
+
+  it("removes portmap's shared chains only once no pod has host ports", () => {
+    const shared = [
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      ':POSTROUTING ACCEPT [0:0]',
+      ':CNI-HOSTPORT-DNAT - [0:0]',
+      ':CNI-HOSTPORT-MASQ - [0:0]',
+      ':CNI-HOSTPORT-SETMARK - [0:0]',
+      ':KUBE-OTHER - [0:0]',
+      '-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT',
+      '-A PREROUTING -j KUBE-OTHER',
+      '-A POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ',
+      '-A CNI-HOSTPORT-MASQ -m mark --mark 0x2000/0x2000 -j MASQUERADE',
+      'COMMIT',
+    ];
+    assert.equal(
+      portmapCleanupScript(shared.join('\n')),
+      [
+        '*nat',
+        '-D PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT',
+        '-D POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ',
+        '-F CNI-HOSTPORT-DNAT',
+        '-F CNI-HOSTPORT-MASQ',
+        '-F CNI-HOSTPORT-SETMARK',
+        '-X CNI-HOSTPORT-DNAT',
+        '-X CNI-HOSTPORT-MASQ',
+        '-X CNI-HOSTPORT-SETMARK',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+    // A pod's own chain means the shared ones are in use.
+    assert.equal(portmapCleanupScript([...shared.slice(0, 3), ':CNI-DN-0123456789abcdef01234 - [0:0]', ...shared.slice(3)].join('\n')), undefined);
+    assert.equal(portmapCleanupScript('*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n'), undefined);
+    const empty = { nftables: [{ metainfo: {} }, { table: { family: 'ip', name: 'nat' } }, { chain: { family: 'ip', table: 'nat', name: 'PREROUTING' } }] };
+    assert.equal(natTableIsEmpty(JSON.stringify(empty)), true);
+    assert.equal(natTableIsEmpty(JSON.stringify({ nftables: [...empty.nftables, { rule: { chain: 'PREROUTING' } }] })), false);
+    assert.equal(natTableIsEmpty('not json'), false);
+  });
+
   it("words CRI errors as Go's gRPC status text, as kubelet shows them", () => {
     assert.equal(new CriError(5, 'image "x" not found', 'PullImage').message, 'rpc error: code = NotFound desc = image "x" not found');
     assert.equal(new CriError(1, 'gone', 'Exec').message, 'rpc error: code = Canceled desc = gone');
@@ -142,7 +199,7 @@ runtimeBehaviourSuite(
         image,
         dir: join(opts.dataDir, 'suite'),
         podCidr: opts.podCidr,
-        features: { podNetwork: true, mounts: true, memoryLimits: true },
+        features: { podNetwork: true, mounts: true, memoryLimits: true, tty: true },
         leftovers: () => criLeftovers(opts),
         cleanup: async () => {
           await registry.stop();
@@ -281,6 +338,58 @@ describe('cri runtime: images', { skip }, () => {
       assert.match(e.message, /exec: "no-such-command-kite": executable file not found in \$PATH/);
       return true;
     });
+  });
+
+  it('names the image a container runs by its registry digest (what pod status imageID shows)', async () => {
+    // An image of its own: containerd names an image by the first of its digested references, and the same
+    // content pushed to several registries (as other tests here do) has several.
+    const image = busyboxImage({ cmd: ['echo', 'an image of its own'] });
+    const ref = await registry.push('images/digested', 'v1', image);
+    const c = await runtime.startContainer(sandbox, container(ref, { argv: ['true'] }));
+    await c.exited;
+    assert.equal(c.imageRef, `${registry.host}/images/digested@${image.manifest.digest}`);
+  });
+
+  it("publishes a pod's hostPort on the node through portmap and removes its rules with the sandbox", async () => {
+    const hostPort = 20_000 + Math.floor(Math.random() * 20_000);
+    const s = await runtime.createSandbox({
+      podUid: randomUUID(),
+      namespace: 'default',
+      name: 'hostport',
+      hostNetwork: false,
+      hostname: 'hostport',
+      portMappings: [{ containerPort: 8080, hostPort, protocol: 'TCP' }],
+    });
+    const c = await runtime.startContainer(s, container(busybox, { argv: ['sh', '-c', 'mkdir -p /www && echo "served by $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www'] }));
+    const get = (host: string) =>
+      new Promise<string>((resolve, reject) => {
+        const req = request({ host, port: hostPort, path: '/', timeout: 2000 }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d));
+          res.on('end', () => resolve(body));
+        });
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', reject);
+        req.end();
+      });
+    // From the node itself (localhost, hairpinned by portmap's masquerade) and on the node's address.
+    for (const host of ['127.0.0.1', runtime.nodeIp]) assert.equal(await eventually(() => get(host), `${host}:${hostPort}`), 'served by hostport\n');
+    const chains = () => execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' });
+    assert.match(chains(), new RegExp(`--dport ${hostPort} -j DNAT --to-destination ${s.ip.replace(/[.]/g, '\\.')}:8080`));
+    await runtime.stopContainer(c, 0);
+    await runtime.removeSandbox(s);
+    assert.doesNotMatch(chains(), new RegExp(`--dport ${hostPort}\\b`));
+    await assert.rejects(get('127.0.0.1'));
+  });
+
+  it('gives a container the host device nodes it is given', async () => {
+    const cfg = container(busybox, { argv: ['sh', '-c', 'head -c 5 /dev/kite-dev0 | wc -c; ls -l /dev/kite-dev0'], devices: [{ hostPath: '/dev/zero', containerPath: '/dev/kite-dev0', permissions: 'rw' }] });
+    const status = await (await runtime.startContainer(sandbox, cfg)).exited;
+    assert.equal(status.exitCode, 0, logText(cfg.logPath, 'stderr'));
+    const [count, ls] = logText(cfg.logPath).split('\n');
+    assert.equal(count!.trim(), '5');
+    // The same character device (major 1, minor 5) as the host's /dev/zero.
+    assert.match(ls!, /^crw.* 1,\s+5 .*\/dev\/kite-dev0$/);
   });
 
   it('ends the containers of a sandbox that is removed', async () => {

@@ -7,7 +7,8 @@
  * event stream, exec and attach go through containerd's streaming server.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -23,6 +24,7 @@ import {
   type ExecRequest,
   type ExitStatus,
   type ImageInfo,
+  type PortMapping,
   type RegistryAuth,
   type Runtime,
   type RunningContainer,
@@ -74,9 +76,13 @@ interface ContainerEntry {
   id: string;
   sandboxId: string;
   startedAt: Date;
+  /** CRI ContainerStatus.imageRef once known. */
+  imageRef?: string;
   exited: Promise<ExitStatus>;
   resolve: (s: ExitStatus) => void;
   finishing?: boolean;
+  /** An exit was heard while a check that may find it still running was under way: check again after it. */
+  recheck?: boolean;
 }
 
 let versionCache: string | undefined;
@@ -253,20 +259,33 @@ export class CriRuntime implements Runtime {
    * `onlyIfExited`, a container still running is left alone.
    */
   private async finish(c: ContainerEntry, onlyIfExited = false): Promise<void> {
-    if (c.finishing) return;
+    if (c.finishing) {
+      if (!onlyIfExited) c.recheck = true;
+      return;
+    }
     c.finishing = true;
     let status: CriContainerStatus | undefined;
+    let gone = false;
     try {
-      for (let i = 0; i < 100; i++) {
+      // containerd's CRI service hears the exit on the same event stream and records it a moment later: ask again
+      // soon, then less often (5, 10, 20 ms…), for up to 2 s.
+      const deadline = Date.now() + 2000;
+      for (let wait = 5; ; wait = Math.min(wait * 2, 20)) {
         status = (await this.client!.containerStatus(c.id)).status;
-        if (status.state === ContainerState.EXITED || onlyIfExited) break;
-        await delay(20);
+        if (status.state === ContainerState.EXITED || onlyIfExited || Date.now() > deadline) break;
+        await delay(wait);
       }
     } catch (e) {
-      if (!isCriError(e, grpc.status.NOT_FOUND)) this.opts.log(`cri runtime: status of container ${c.id}: ${(e as Error).message}`);
+      gone = isCriError(e, grpc.status.NOT_FOUND);
+      if (!gone) this.opts.log(`cri runtime: status of container ${c.id}: ${(e as Error).message}`);
     }
-    if (onlyIfExited && status?.state !== ContainerState.EXITED) {
+    if (onlyIfExited && !gone && status?.state !== ContainerState.EXITED) {
       c.finishing = false;
+      // An exit event that came while this check ran was set aside: it is looked at now.
+      if (c.recheck) {
+        c.recheck = false;
+        void this.finish(c);
+      }
       return;
     }
     this.containers.delete(c.id);
@@ -298,6 +317,8 @@ export class CriRuntime implements Runtime {
       // Container log paths are absolute (the node agent picks them): the directory they are joined to is the root.
       logDirectory: '/',
       labels: { 'io.kubernetes.pod.name': cfg.name, 'io.kubernetes.pod.namespace': cfg.namespace, 'io.kubernetes.pod.uid': cfg.podUid },
+      // Host ports: containerd hands them to the portmap plugin of the CNI network (DNAT on the node).
+      ...(cfg.portMappings?.length ? { portMappings: criPortMappings(cfg.portMappings) } : {}),
       linux: {
         cgroupParent: `/${this.cgroupRoot}/pod${cfg.podUid}`,
         securityContext: { namespaceOptions: { network: cfg.hostNetwork ? NamespaceMode.NODE : NamespaceMode.POD, pid: NamespaceMode.CONTAINER, ipc: NamespaceMode.POD } },
@@ -353,17 +374,9 @@ export class CriRuntime implements Runtime {
     const client = this.cri;
     const sb = this.sandboxes.get(sandbox.id);
     if (!sb) throw new StartError('CreateContainerError', `pod sandbox ${sandbox.id} not found`);
-    // Used without the node agent's image step (tools, tests), a missing image is pulled here, as IfNotPresent would.
-    if (!(await client.imageStatus(cfg.image))) {
-      try {
-        await client.pullImage(cfg.image);
-      } catch (e) {
-        throw new StartError('ErrImagePull', (e as Error).message);
-      }
-    }
     const attempt = sb.attempts.get(cfg.name) ?? 0;
     sb.attempts.set(cfg.name, attempt + 1);
-    mkdirSync(dirname(cfg.logPath), { recursive: true });
+    await mkdir(dirname(cfg.logPath), { recursive: true });
     const { command, args } = commandAndArgs(cfg);
     const config: CriContainerConfig = {
       metadata: { name: cfg.name, attempt },
@@ -373,6 +386,7 @@ export class CriRuntime implements Runtime {
       ...(cfg.workingDir ? { workingDir: cfg.workingDir } : {}),
       envs: Object.entries(cfg.env).map(([key, value]) => ({ key, value })),
       mounts: cfg.mounts.map((m) => ({ containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readOnly })),
+      ...(cfg.devices?.length ? { devices: cfg.devices.map((d) => ({ containerPath: d.containerPath, hostPath: d.hostPath, permissions: d.permissions })) } : {}),
       labels: { 'io.kubernetes.container.name': cfg.name, 'io.kubernetes.pod.uid': cfg.podUid },
       logPath: cfg.logPath,
       stdin: !!cfg.stdin,
@@ -388,7 +402,20 @@ export class CriRuntime implements Runtime {
     try {
       id = await client.createContainer(sandbox.id, config, sb.config);
     } catch (e) {
-      throw new StartError('CreateContainerError', (e as CriError).details ?? (e as Error).message);
+      // The node agent has made sure of the image just before, so it is not asked about again on the way to a start.
+      // Used without that step (tools, tests), a missing image is pulled here, as IfNotPresent would, and the
+      // container created again.
+      if (await client.imageStatus(cfg.image).catch(() => true)) throw new StartError('CreateContainerError', (e as CriError).details ?? (e as Error).message);
+      try {
+        await client.pullImage(cfg.image);
+      } catch (pe) {
+        throw new StartError('ErrImagePull', (pe as Error).message);
+      }
+      try {
+        id = await client.createContainer(sandbox.id, config, sb.config);
+      } catch (e2) {
+        throw new StartError('CreateContainerError', (e2 as CriError).details ?? (e2 as Error).message);
+      }
     }
     let resolve!: (s: ExitStatus) => void;
     const exited = new Promise<ExitStatus>((r) => (resolve = r));
@@ -406,13 +433,14 @@ export class CriRuntime implements Runtime {
     try {
       const { status, info } = await client.containerStatus(id, true);
       entry.startedAt = nanosToDate(status.startedAt) ?? entry.startedAt;
+      if (status.imageRef) entry.imageRef = status.imageRef;
       pid = Number(JSON.parse(info.info ?? '{}').pid ?? 0);
       if (status.state === ContainerState.EXITED) void this.finish(entry);
     } catch (e) {
       // Gone already (it exited and was removed): the exit is recorded.
       if (!isCriError(e, grpc.status.NOT_FOUND)) throw e;
     }
-    return { id, pid, startedAt: entry.startedAt, exited };
+    return { id, pid, startedAt: entry.startedAt, ...(entry.imageRef ? { imageRef: entry.imageRef } : {}), exited };
   }
 
   async stopContainer(c: RunningContainer, graceSeconds: number): Promise<ExitStatus> {
@@ -482,6 +510,14 @@ export function commandAndArgs(cfg: ContainerConfig): { command?: string[]; args
     return { ...(cfg.command?.length ? { command: cfg.command } : {}), ...(cfg.args?.length ? { args: cfg.args } : {}) };
   }
   return cfg.argv.length ? { command: cfg.argv } : {};
+}
+
+/** CRI's protocol numbers (runtime.v1 Protocol). */
+const CRI_PROTOCOL = { TCP: 0, UDP: 1, SCTP: 2 } as const;
+
+/** CRI PortMappings of a sandbox from the contract's (kubelet's generatePodSandboxConfig passes each hostPort this way). */
+export function criPortMappings(ports: readonly PortMapping[]): { protocol: number; containerPort: number; hostPort: number; hostIp: string }[] {
+  return ports.map((p) => ({ protocol: CRI_PROTOCOL[p.protocol] ?? CRI_PROTOCOL.TCP, containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIP ?? '' }));
 }
 
 /** CRI resources from the contract's limits, with kubelet's conversions (shares from the request, quota from the limit). */

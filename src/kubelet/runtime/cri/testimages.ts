@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mountsUnder, pidsWithArg } from './containerd.js';
+import { mountsUnder, pidsWithArg, portmapCleanupScript } from './containerd.js';
 import type { CriRuntimeOptions } from './cri.js';
 import { BUSYBOX, IMAGE_PATH_ENV, buildImage, busyboxLayer, type Blob, type ImageRunConfig, type LayerEntry, type OciImage } from './oci.js';
 
@@ -202,7 +202,8 @@ export function criLeftovers(opts: { dataDir: string; bridge: string; cgroupName
       return '';
     }
   })();
-  // The portmap plugin's per-container chains name the container; CNI-HOSTPORT-* are shared and may stay.
+  // The portmap plugin's per-container chains name the container; its shared CNI-HOSTPORT-* chains stay only while some pod (perhaps another agent's) has host ports.
   for (const line of ipt.split('\n')) if (/^:CNI-DN-/.test(line)) out.push(`iptables chain ${line.slice(1).split(' ')[0]}`);
+  if (portmapCleanupScript(ipt)) for (const line of ipt.split('\n')) if (/^:CNI-HOSTPORT-/.test(line)) out.push(`iptables chain ${line.slice(1).split(' ')[0]}`);
   return out;
 }
