@@ -7,7 +7,7 @@
  * `kubectl scale` treat the jobs as they do where the operator is installed.
  */
 import type { Client } from '../client/client.js';
-import { ensureCRDs } from '../controllers/queue/crds.js';
+import { ensureCRDs } from '../client/crds.js';
 import { kubeflowCRDs } from './generated/kubeflow-crds.js';
 import { KUBEFLOW_GROUP, TRAINING_KINDS, type TrainingKind } from './kubeflow.js';
 

@@ -14,15 +14,15 @@
  * The scheduler's Coscheduling plugin writes the Scheduled condition; this
  * controller leaves it alone. Also here: installing the PodGroup CRD.
  */
-import { isStatus, R, type Client, type ResourceRef } from '../client/client.js';
+import { isStatus, R, type Client } from '../client/client.js';
 import type { InformerFactory } from '../client/factory.js';
 import { objectKey, splitKey, type Informer } from '../client/informer.js';
 import { WorkQueue } from '../client/workqueue.js';
+import { ensureCRDs } from '../client/crds.js';
 import type { Pod } from '../api/generated/types.js';
-import { PODGROUP_CRD_NAME, PODGROUPS, PodGroupPhase, podGroupCRD, podGroupName, type PodGroup } from '../api/podgroup.js';
-import { jsonEqual, rfc3339 } from './controllerutil.js';
+import { PODGROUPS, PodGroupPhase, podGroupCRD, podGroupName, type PodGroup } from '../api/podgroup.js';
+import { rfc3339 } from './controllerutil.js';
 
-const CRDS: ResourceRef = { group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions' };
 
 /** Configuration of the PodGroup controller. */
 export interface PodGroupControllerConfig {
@@ -184,52 +184,12 @@ export class PodGroupController {
   }
 }
 
-/** True if every field `want` sets has the same value in `have` (arrays element by element). */
-function contains(have: unknown, want: unknown): boolean {
-  if (Array.isArray(want)) return Array.isArray(have) && have.length === want.length && want.every((w, i) => contains(have[i], w));
-  if (want && typeof want === 'object') {
-    if (!have || typeof have !== 'object') return false;
-    return Object.entries(want).every(([k, v]) => contains((have as Record<string, unknown>)[k], v));
-  }
-  return jsonEqual(have, want);
-}
-
 /**
  * Installs (or brings up to date) the PodGroup CRD and resolves once it is
  * Established, so that the scheduler and this controller find PodGroups
  * served when they start. Kite serves PodGroup out of the box; elsewhere
  * users install the same CRD from scheduler-plugins' manifests.
  */
-export async function ensurePodGroupCRD(client: Client, timeoutMs = 10_000): Promise<void> {
-  const want = podGroupCRD() as { spec: Record<string, unknown> };
-  let crd: any;
-  try {
-    crd = await client.get(CRDS, '', PODGROUP_CRD_NAME);
-  } catch (e) {
-    if (!isStatus(e, 404)) throw e;
-  }
-  if (!crd) crd = await client.create(CRDS, '', want);
-  else if (!contains(crd.spec, want.spec)) crd = await client.update(CRDS, '', { ...crd, spec: { ...crd.spec, ...want.spec } });
-  const established = (o: any) => (o?.status?.conditions ?? []).some((c: any) => c.type === 'Established' && c.status === 'True');
-  if (established(crd)) return;
-  await new Promise<void>((resolve, reject) => {
-    let done = false;
-    const finish = (err?: Error) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      void watch.then((w) => w.stop());
-      if (err) reject(err);
-      else resolve();
-    };
-    const timer = setTimeout(() => finish(new Error(`the ${PODGROUP_CRD_NAME} CustomResourceDefinition was not Established within ${timeoutMs / 1000} s`)), timeoutMs);
-    const watch = client.watch(CRDS, '', { resourceVersion: crd.metadata.resourceVersion, fieldSelector: `metadata.name=${PODGROUP_CRD_NAME}` }, (ev) => {
-      if (ev.type !== 'ERROR' && established(ev.object)) finish();
-    });
-    // Established may have been written between the write above and the watch.
-    void watch.then(async () => {
-      const now = await client.get(CRDS, '', PODGROUP_CRD_NAME).catch(() => undefined);
-      if (established(now)) finish();
-    }, (e) => finish(e as Error));
-  });
+export function ensurePodGroupCRD(client: Client, timeoutMs = 10_000): Promise<void> {
+  return ensureCRDs(client, [podGroupCRD()], timeoutMs);
 }

@@ -104,8 +104,10 @@ export function validateJobUpdate(job: Obj, old: Obj): FieldError[] {
     errs.push(field.invalid('spec.completions', s.completions ?? null, 'can only be modified in tandem with spec.parallelism'));
   }
   errs.push(...validateImmutableField(s.selector, o.selector, 'spec.selector'));
-  // The template may only change while the job is suspended and has never started (scheduling directives); we allow that case wholesale.
-  const mutableTemplate = s.suspend === true && !old.status?.startTime;
+  // The template may only change while the job was suspended and has never started (upstream
+  // validationOptionsForJob reads the old job: unsuspending and changing scheduling directives
+  // may happen in one update, as queue controllers do); we allow that case wholesale.
+  const mutableTemplate = o.suspend === true && !old.status?.startTime;
   if (!mutableTemplate) errs.push(...validateImmutableField(s.template, o.template, 'spec.template'));
   for (const k of ['completionMode', 'podFailurePolicy', 'backoffLimitPerIndex', 'managedBy', 'successPolicy']) {
     errs.push(...validateImmutableField(s[k], o[k], `spec.${k}`));

@@ -125,6 +125,10 @@ test('job: restartPolicy OnFailure|Never, completionMode enum, template immutabl
   const errs = check('batch', 'Job', changed, job());
   assert.equal(errs.length, 1);
   assert.match(errs[0]!, /^spec\.template: Invalid value: .*: field is immutable$/);
+  // A job that was suspended and never started may change its template and unsuspend in one update (upstream reads the old job).
+  const unsuspended = job({ suspend: false }, { restartPolicy: 'Never', nodeSelector: { pool: 'a' } });
+  assert.deepEqual(check('batch', 'Job', unsuspended, job({ suspend: true })), []);
+  assert.equal(check('batch', 'Job', job({ suspend: true }, { restartPolicy: 'Never', nodeSelector: { pool: 'a' } }), job({ suspend: false })).length, 1);
 });
 
 test('cronjob schedule messages', () => {

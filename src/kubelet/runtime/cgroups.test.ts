@@ -64,7 +64,7 @@ describe('container cgroups on this host', { skip: isRoot() ? false : 'needs roo
     if (!hierarchy) return t.skip('no cgroup hierarchy with a memory controller here');
     const logs: string[] = [];
     const name = `kitetest-${randomBytes(4).toString('hex')}`;
-    const cg = new CgroupManager({ hierarchy, name, log: (m) => logs.push(m) });
+    const cg = new CgroupManager({ hierarchy, name, cpuMillis: 3000, log: (m) => logs.push(m) });
     try {
       await cg.start();
     } catch (e) {
@@ -79,11 +79,14 @@ describe('container cgroups on this host', { skip: isRoot() ? false : 'needs roo
         assert.equal(read(roots[1], 'cpu.cfs_quota_us'), '50000');
         assert.equal(read(roots[1], 'cpu.cfs_period_us'), '100000');
         assert.equal(read(roots[1], 'cpu.shares'), '256');
+        // The pods' root weighs as the node's allocatable CPU (kubelet's kubepods cgroup).
+        assert.equal(readFileSync(join(roots[1], 'cpu.shares'), 'utf8').trim(), '3072');
       }
     } else {
       assert.equal(read(roots[0]!, 'memory.max'), String(64 * 1024 * 1024));
       assert.equal(read(roots[0]!, 'cpu.max'), '50000 100000');
       assert.equal(read(roots[0]!, 'cpu.weight'), String(sharesToWeight(256)));
+      assert.equal(readFileSync(join(roots[0]!, 'cpu.weight'), 'utf8').trim(), String(sharesToWeight(3072)));
     }
     assert.equal(c.procsFiles.length, roots.length);
     assert.equal(c.oomKills(), 0);

@@ -3,6 +3,7 @@
  * node-level root, on cgroup v1 (memory and cpu controllers) or v2 (unified).
  * Limits follow kubelet's conversions (pkg/kubelet/cm/helpers_linux.go).
  */
+import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -183,6 +184,8 @@ export interface CgroupManagerOptions {
   hierarchy: CgroupHierarchy;
   /** Name of the node-level root cgroup, e.g. `kite`. */
   name: string;
+  /** The node's allocatable CPU in millicores (default: every CPU of the machine); the root cgroup's CPU weight. */
+  cpuMillis?: number;
   log: (msg: string) => void;
 }
 
@@ -267,6 +270,7 @@ export class CgroupManager {
       this.acctRoot = h.controllers.cpuacct !== undefined ? this.roots.length - 1 : h.controllers.cpu !== undefined ? 1 : undefined;
       // v1 memory hierarchy must be on for the root's limit to bound children (the default since 5.x; harmless elsewhere).
       tryWrite(join(this.roots[0]!, 'memory.use_hierarchy'), '1');
+      if (h.controllers.cpu !== undefined) tryWrite(join(h.controllers.cpu, this.opts.name, 'cpu.shares'), String(this.rootShares()));
       await this.removeStale();
       return;
     }
@@ -278,7 +282,17 @@ export class CgroupManager {
     this.roots.push(root);
     this.acctRoot = 0;
     write(join(root, 'cgroup.subtree_control'), enable);
+    tryWrite(join(root, 'cpu.weight'), String(sharesToWeight(this.rootShares())));
     await this.removeStale();
+  }
+
+  /**
+   * The pods' root cgroup weighs as much as the node's allocatable CPU, as the kubelet
+   * sets its kubepods cgroup: otherwise all pods together compete with any one host
+   * process as equals and lose most of the machine when it is busy.
+   */
+  private rootShares(): number {
+    return milliCpuToShares(this.opts.cpuMillis ?? availableParallelism() * 1000);
   }
 
   private async removeStale(): Promise<void> {
