@@ -19,7 +19,7 @@ import type { Store, DeleteOptions, WatchOptions, ListOptions, ListFilter } from
 import { clone, parseResourceVersion } from './registry/store.js';
 import { BINDING_SUCCESS, bindPod } from './registry/binding.js';
 import { evictPod } from './eviction.js';
-import { proxyPodLog, type KubeletClientConfig } from './podlogs.js';
+import { isKubectlLogs, podForLogs, proxyPodLog, type KubeletClientConfig } from './podlogs.js';
 import { isPodConnect, serveConnect } from './streaming/connect.js';
 import type { RequestContext, UserInfo } from './registry/strategy.js';
 import type { KindPrinter } from './printers/index.js';
@@ -165,6 +165,8 @@ export class ResourceHandler {
     if (!r.verbs.includes(info.verb)) throw new ApiError('MethodNotAllowed', 'the server does not allow this method on the requested resource', {}, 405);
     switch (info.verb) {
       case 'get':
+        // kubectl logs gets the pod first: a deleted pod whose logs a node keeps is found there (podlogs.ts).
+        if (r.group === '' && r.resource === 'pods' && isKubectlLogs(req)) return this.reply(res, 200, await podForLogs(store, info.namespace, info.name, this.helpers.kubelet?.()), out, store, ctx);
         return this.reply(res, 200, await store.get(info.namespace, info.name), out, store, ctx);
       case 'list':
         return this.list(res, info, query, store, out);
@@ -426,7 +428,8 @@ export class ResourceHandler {
     if (sub === 'scale') return this.scale(req, res, info, query, store, ctx);
     if (sub === 'log' && r.group === '' && r.resource === 'pods') {
       if (info.verb !== 'get') throw errors.methodNotSupported({ group: '', resource: 'pods/log' }, info.verb);
-      return proxyPodLog(req, res, await store.get(info.namespace, info.name), query, this.helpers.kubelet?.());
+      const kubelet = this.helpers.kubelet?.();
+      return proxyPodLog(req, res, await podForLogs(store, info.namespace, info.name, kubelet), query, kubelet);
     }
     if (sub === 'binding' && r.group === '' && r.resource === 'pods') {
       if (info.verb !== 'create') throw errors.methodNotSupported({ group: '', resource: 'pods/binding' }, info.verb);

@@ -4,10 +4,19 @@
  * node's kubelet (`https://<InternalIP>:<daemonEndpoints port>/containerLogs/…`)
  * to the client, verifying the kubelet against the cluster CA and presenting
  * the API server's client certificate.
+ *
+ * Kite's addition: the logs of a deleted training pod stay on its node for a
+ * while (kubelet/logs.ts RetainedLogs). For a pod the store no longer has,
+ * the Ready nodes are asked, all at once, whether they keep it
+ * (`/retainedPods/<ns>/<pod>` on their streaming server); the pod object the
+ * node kept stands in for the deleted one and its logs are read as usual.
+ * Asking the nodes, rather than recording kept pods in the API, leaves no
+ * state to go stale: the node that removes the logs is the one answering.
  */
 import { request } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, errors } from '../api/errors.js';
+import { HOLLOW_ANNOTATION } from '../kubelet/hollow.js';
 import type { Store } from './registry/store.js';
 
 /** How the API server reaches kubelets. */
@@ -46,8 +55,7 @@ export async function proxyPodLog(req: IncomingMessage, res: ServerResponse, pod
   }
   if (!kubelet) throw errors.internal(new Error('no kubelet client configured'));
   const node = await kubelet.nodes.get('', nodeName);
-  const address = node.status?.addresses?.find((a: any) => a.type === 'InternalIP')?.address ?? node.status?.addresses?.[0]?.address;
-  const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port;
+  const { address, port } = kubeletEndpoint(node);
   if (!address || !port) throw errors.internal(new Error(`node "${nodeName}" has no kubelet address`));
   const params = new URLSearchParams();
   for (const k of LOG_PARAMS) {
@@ -84,4 +92,97 @@ export async function proxyPodLog(req: IncomingMessage, res: ServerResponse, pod
       resolve();
     });
   });
+}
+
+/** Where a node's kubelet serves (its InternalIP, else its first address, and daemonEndpoints port). */
+function kubeletEndpoint(node: any): { address?: string; port?: number } {
+  const address = node.status?.addresses?.find((a: any) => a.type === 'InternalIP')?.address ?? node.status?.addresses?.[0]?.address;
+  return { address, port: node.status?.daemonEndpoints?.kubeletEndpoint?.Port };
+}
+
+/** How long one node may take to say whether it keeps a pod's logs. */
+const RETAINED_LOOKUP_MS = 5000;
+
+/** Asks one kubelet for the pod whose logs it keeps; undefined when it keeps none (or cannot be reached). */
+function askRetained(node: any, kubelet: KubeletClientConfig, namespace: string, name: string, signal: AbortSignal): Promise<any> {
+  const { address, port } = kubeletEndpoint(node);
+  if (!address || !port) return Promise.resolve(undefined);
+  const path = `/retainedPods/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`;
+  return new Promise((resolve) => {
+    const r = request({ host: address, hostname: address, port, path, method: 'GET', ca: kubelet.tls.ca, cert: kubelet.tls.cert, key: kubelet.tls.key, timeout: RETAINED_LOOKUP_MS, signal }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', () => resolve(undefined));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return resolve(undefined);
+        try {
+          const pod = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          // Only an answer about this very pod counts.
+          resolve(pod?.metadata?.namespace === namespace && pod?.metadata?.name === name ? pod : undefined);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    r.on('timeout', () => r.destroy());
+    r.on('error', () => resolve(undefined));
+    r.end();
+  });
+}
+
+/** Nodes worth asking: Ready, with a kubelet endpoint, and real (simulated nodes run no kubelet). */
+function askableNodes(nodes: readonly any[]): any[] {
+  return nodes.filter(
+    (n) =>
+      n.metadata?.annotations?.[HOLLOW_ANNOTATION] !== 'true' &&
+      n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') &&
+      kubeletEndpoint(n).port,
+  );
+}
+
+/** The pod a node keeps the logs of, after its deletion (see the module comment); undefined when no node does. */
+export async function findRetainedPod(kubelet: KubeletClientConfig, namespace: string, name: string): Promise<any> {
+  const nodes = askableNodes((await kubelet.nodes.list('', {})).items);
+  if (!nodes.length) return undefined;
+  const abort = new AbortController();
+  try {
+    // The first node to say yes wins; the others' answers are not waited for.
+    return await new Promise<any>((resolve) => {
+      let left = nodes.length;
+      for (const n of nodes) {
+        void askRetained(n, kubelet, namespace, name, abort.signal).then((pod) => {
+          if (pod) resolve(pod);
+          else if (--left === 0) resolve(undefined);
+        });
+      }
+    });
+  } finally {
+    abort.abort();
+  }
+}
+
+/**
+ * The pod for a log request: from the store, or when the store has none, the
+ * one a node keeps the logs of; otherwise the store's NotFound as it was.
+ */
+export async function podForLogs(pods: Store, namespace: string, name: string, kubelet: KubeletClientConfig | undefined): Promise<any> {
+  try {
+    return await pods.get(namespace, name);
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.reason !== 'NotFound' || !kubelet) throw e;
+    const kept = await findRetainedPod(kubelet, namespace, name).catch(() => undefined);
+    if (!kept) throw e;
+    return kept;
+  }
+}
+
+/**
+ * Whether a GET of a pod is kubectl logs looking it up before it reads the
+ * logs (kubectl sends the command it runs in the Kubectl-Command header,
+ * KEP-859). kubectl cannot ask for logs without getting the pod first, so
+ * such a GET of a deleted pod whose logs are kept answers with the kept pod;
+ * every other GET of it stays NotFound.
+ */
+export function isKubectlLogs(req: IncomingMessage): boolean {
+  return String(req.headers['kubectl-command'] ?? '') === 'kubectl logs';
 }

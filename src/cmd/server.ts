@@ -35,6 +35,9 @@ Options:
                           0 picks a free port; -1 disables it)
   --simulated-gpus N      give the local node N simulated nvidia.com/gpu devices instead of
                           the GPUs nvidia-smi finds (labelled kite.io/simulated-gpus=true)
+  --retain-training-logs DURATION  keep the logs of deleted training pods (label
+                          training.kubeflow.org/job-name) readable with kubectl logs this
+                          long (default 24h; 0 keeps none)
   -h, --help              show this help
 `;
 
@@ -59,6 +62,7 @@ export const SERVER_OPTIONS = {
   'cluster-domain': { type: 'string' },
   'ingress-port': { type: 'string' },
   'simulated-gpus': { type: 'string' },
+  'retain-training-logs': { type: 'string' },
   // Hidden (advanced): register N simulated nodes (kwok-style) for scale tests.
   'hollow-nodes': { type: 'string' },
   // Hidden (not in HELP): seconds between watch BOOKMARK events, for tests; upstream sends them about every minute.
@@ -111,6 +115,7 @@ export function configFrom(values: Record<string, string | boolean | undefined>)
     clusterDns: str('cluster-dns') === undefined ? undefined : str('cluster-dns')!.split(',').map((s) => s.trim()).filter(Boolean),
     clusterDomain: str('cluster-domain'),
     metricResolutionMs: duration('metric-resolution'),
+    retainTrainingLogsMs: duration('retain-training-logs'),
     ...(hpaSync === undefined && nodeGrace === undefined
       ? {}
       : { controllerOptions: { ...(hpaSync === undefined ? {} : { hpaSyncPeriodMs: hpaSync }), ...(nodeGrace === undefined ? {} : { nodeMonitorGracePeriodMs: nodeGrace }) } }),

@@ -67,6 +67,8 @@ export interface ControlPlaneConfig {
   clusterDomain?: string;
   /** How often node usage is scraped for metrics.k8s.io (default 15 s, metrics-server's). */
   metricResolutionMs?: number;
+  /** How long the local node keeps the logs of deleted training pods (default 24 h; 0: not kept). */
+  retainTrainingLogsMs?: number;
   /** Controller tuning (kube-controller-manager flags), e.g. the HPA sync period. */
   controllerOptions?: ControllerOptions;
   /** Progress lines for the user. */
@@ -95,6 +97,7 @@ export function validateConfig(c: ControlPlaneConfig): string | undefined {
   if (c.simulatedGpus !== undefined && !(Number.isInteger(c.simulatedGpus) && c.simulatedGpus >= 0)) return `--simulated-gpus must be a non-negative integer`;
   if (c.ingressPort !== undefined && !(Number.isInteger(c.ingressPort) && c.ingressPort >= -1 && c.ingressPort <= 65535)) return `--ingress-port must be a port number, 0 for any free port, or -1 to disable the Ingress controller (got ${c.ingressPort})`;
   if (c.metricResolutionMs !== undefined && !(c.metricResolutionMs > 0)) return `--metric-resolution must be a positive duration`;
+  if (c.retainTrainingLogsMs !== undefined && !(c.retainTrainingLogsMs >= 0)) return `--retain-training-logs must be a duration such as 24h, or 0 to keep none`;
   if (c.controllerOptions?.hpaSyncPeriodMs !== undefined && !(c.controllerOptions.hpaSyncPeriodMs > 0)) return `--horizontal-pod-autoscaler-sync-period must be a positive duration`;
   if (c.controllerOptions?.nodeMonitorGracePeriodMs !== undefined && !(c.controllerOptions.nodeMonitorGracePeriodMs > 0)) return `--node-monitor-grace-period must be a positive duration`;
   if (c.runtime !== undefined && c.runtime !== 'process' && c.runtime !== 'cri') return `--runtime must be "process" or "cri" (got "${c.runtime}")`;

@@ -8,7 +8,10 @@ import { Informer, objectKey } from '../client/informer.js';
 import { R, type Client } from '../client/client.js';
 import { createCa, issueCert } from '../apiserver/auth/certs.js';
 import { machineInfo, NodeStatusManager } from './node.js';
-import { PodWorkers, type ContainerBackoff } from './pods.js';
+import { LogRequestError, PodWorkers, type ContainerBackoff, type LogSource } from './pods.js';
+import { RetainedLogs } from './logs.js';
+import { TrainingLabels } from '../api/kubeflow.js';
+import { join } from 'node:path';
 import { needsReadinessReconcile } from './status.js';
 import type { Runtime } from './runtime/runtime.js';
 import { KubeletServer, type StreamingTls } from './server.js';
@@ -70,7 +73,12 @@ export interface KubeletConfig {
    * kubeadm picks it); `serve` runs the node's DNS server on the pod bridge gateway (ports: 53 and 9153 unless given).
    */
   dns?: { clusterDns: string[]; clusterDomain: string; resolvConf?: string; serve?: boolean; port?: number; metricsPort?: number };
+  /** How long the logs of deleted training pods (label training.kubeflow.org/job-name) stay readable (default 24 h; 0: not kept). */
+  retainTrainingLogsMs?: number;
 }
+
+/** Default of KubeletConfig.retainTrainingLogsMs: a day. */
+export const DEFAULT_RETAIN_TRAINING_LOGS_MS = 24 * 3600 * 1000;
 
 /** One node's agent. */
 export class Kubelet {
@@ -88,6 +96,8 @@ export class Kubelet {
   private readonly resolvConf: string;
   /** The node's GPUs and their allocation to containers (when KubeletConfig.gpus). */
   private readonly gpus?: NodeGpus;
+  /** Logs of deleted training pods, kept for a while under `<dataDir>/retained-logs`. */
+  private readonly retained: RetainedLogs;
 
   constructor(private readonly cfg: KubeletConfig) {
     const now = cfg.clock ?? (() => new Date());
@@ -102,6 +112,7 @@ export class Kubelet {
     if (cfg.gpus) this.gpus = new NodeGpus({ ...cfg.gpus, dataDir: cfg.dataDir, client: cfg.client, pods: this.informer, log: cfg.log });
     const extendedResources = { ...cfg.extendedResources, ...this.gpus?.capacity() };
     this.stats = new SummaryProvider({ nodeName: cfg.nodeName, runtime: cfg.runtime, pods: this.informer });
+    this.retained = new RetainedLogs({ dir: join(cfg.dataDir, 'retained-logs'), ttlMs: cfg.retainTrainingLogsMs ?? DEFAULT_RETAIN_TRAINING_LOGS_MS, label: TrainingLabels.jobName, now, log: cfg.log });
     this.workers = new PodWorkers({
       client: cfg.client,
       runtime: this.index.wrap(cfg.runtime),
@@ -116,6 +127,7 @@ export class Kubelet {
       now,
       log: cfg.log,
       devices: this.gpus,
+      retainLogs: (pod, podDir) => this.retained.retain(pod, podDir),
       dns:
         cfg.dns &&
         podDnsHook({ ...cfg.dns, resolvConf: this.resolvConf, nodeIps: [cfg.nodeIp] }, (reason, msg) =>
@@ -149,6 +161,7 @@ export class Kubelet {
   async start(): Promise<void> {
     const { cfg } = this;
     await cfg.runtime.start();
+    this.retained.start();
     this.gpus?.start();
     if (cfg.dns?.serve) await this.startDns(cfg.dns);
     let tls = cfg.streamingTls;
@@ -162,7 +175,8 @@ export class Kubelet {
     this.server = new KubeletServer({
       tls,
       port: cfg.port ?? 10250,
-      logSource: (ns, pod, container, previous) => this.workers.logSource(ns, pod, container, previous),
+      logSource: (ns, pod, container, previous) => this.logSource(ns, pod, container, previous),
+      retainedPod: (ns, pod) => this.retained.pod(ns, pod),
       streaming: new PodStreams({ pods: this.informer, index: this.index, runtime: cfg.runtime }),
       summary: () => this.stats.summary(),
       log: cfg.log,
@@ -191,8 +205,21 @@ export class Kubelet {
     if (this.started) await this.workers.stopAll();
     await this.nodeDns?.stop();
     this.nodeDns = undefined;
+    this.retained.stop();
     await this.cfg.runtime.stop();
     this.started = false;
+  }
+
+  /** A log request's file: the pod's on this node, else (the pod gone from the API) its kept logs. */
+  private logSource(namespace: string, name: string, container: string, previous: boolean): LogSource {
+    try {
+      return this.workers.logSource(namespace, name, container, previous);
+    } catch (e) {
+      if (!(e instanceof LogRequestError) || e.code !== 404 || this.informer.get(namespace, name)) throw e;
+      const kept = this.retained.source(namespace, name, container, previous);
+      if (!kept) throw e;
+      return kept;
+    }
   }
 
   /** Serves cluster DNS on the pod bridge's gateway and publishes it as a kube-dns endpoint; a node without it still runs pods. */

@@ -2,10 +2,15 @@
  * Reading container logs (upstream pkg/kubelet/kuberuntime/logs): the
  * runtime writes CRI-format files (`<RFC3339Nano> <stream> <F|P> <content>`);
  * kubectl logs gets the decoded text, with tailLines, since, timestamps,
- * limitBytes and follow applied as kubelet applies them.
+ * limitBytes and follow applied as kubelet applies them. Also the logs kept
+ * after a pod is gone (RetainedLogs).
  */
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { splitKey } from '../client/informer.js';
+import { LogRequestError } from './pods.js';
 
 /** One decoded CRI log entry. */
 export interface CriLogEntry {
@@ -157,4 +162,206 @@ export async function readLogs(path: string, opts: LogReadOptions, sink: LogSink
   } finally {
     await fh.close();
   }
+}
+
+/** Configuration of RetainedLogs. */
+export interface RetainedLogsConfig {
+  /** Where kept logs live: `<dir>/<namespace>/<pod>/<container>/<attempt>.log`, with `retained.json` beside them. */
+  dir: string;
+  /** How long they are kept after the pod is gone (0: nothing is kept). */
+  ttlMs: number;
+  /** Pods carrying this label have their logs kept. */
+  label: string;
+  now?: () => Date;
+  log: (msg: string) => void;
+}
+
+/** What `retained.json` records of a kept pod. */
+interface RetainedRecord {
+  /** When the logs are removed (RFC 3339). */
+  expiresAt: string;
+  /** The pod as last seen on the node (spec and final status): which containers it had, and on which node. */
+  pod: any;
+}
+
+const ATTEMPT_LOG = /^(\d+)\.log$/;
+/** setTimeout's longest delay; a later expiry is reached in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Logs of deleted pods that a label marks for keeping (training pods, whose
+ * cleanPodPolicy removes them when the job ends): when the node forgets such
+ * a pod, its containers' log files move under `dir` instead of being removed,
+ * and stay readable for `ttlMs`. Kite's own addition: upstream kubelet removes
+ * a pod's logs with the pod. One timer, set for the earliest expiry, removes
+ * them; what was kept survives a restart of the node agent (start() reads
+ * `dir` back).
+ */
+export class RetainedLogs {
+  /** `namespace/name` → expiry (ms since the epoch). */
+  private readonly expiries = new Map<string, number>();
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(private readonly cfg: RetainedLogsConfig) {}
+
+  private now(): number {
+    return (this.cfg.now?.() ?? new Date()).getTime();
+  }
+
+  private podDir(namespace: string, name: string): string {
+    return join(this.cfg.dir, namespace, name);
+  }
+
+  /** Reads back what an earlier run kept, removes what has expired and arms the timer. */
+  start(): void {
+    this.stopped = false;
+    let namespaces: string[] = [];
+    try {
+      namespaces = readdirSync(this.cfg.dir);
+    } catch {
+      /* nothing kept yet */
+    }
+    for (const ns of namespaces) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(join(this.cfg.dir, ns));
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        const rec = this.record(ns, name);
+        const at = rec ? Date.parse(rec.expiresAt) : Number.NaN;
+        // Unreadable leftovers (a crash mid-move) go at once.
+        this.expiries.set(`${ns}/${name}`, Number.isNaN(at) ? 0 : at);
+      }
+    }
+    this.expire();
+  }
+
+  /** Stops the timer (kept logs stay on disk for the next start). */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /**
+   * Keeps the logs of a pod the node is forgetting, if its label asks for it:
+   * moves `<podDir>/<container>/<attempt>.log` of each of its containers. An
+   * earlier pod of the same name kept before is replaced. Never throws (the
+   * pod's removal goes on; the logs go with it).
+   */
+  retain(pod: any, podDir: string): void {
+    if (this.cfg.ttlMs <= 0 || this.stopped) return;
+    if (pod?.metadata?.labels?.[this.cfg.label] === undefined) return;
+    const namespace: string = pod.metadata.namespace ?? '';
+    const name: string = pod.metadata.name ?? '';
+    if (!namespace || !name) return;
+    const target = this.podDir(namespace, name);
+    try {
+      rmSync(target, { recursive: true, force: true });
+      let kept = 0;
+      for (const c of podContainers(pod)) {
+        let files: string[];
+        try {
+          files = readdirSync(join(podDir, c)).filter((f) => ATTEMPT_LOG.test(f));
+        } catch {
+          continue;
+        }
+        if (!files.length) continue;
+        mkdirSync(join(target, c), { recursive: true });
+        // Same filesystem as the pod directory (both under the node's data dir): a rename, whatever the size.
+        for (const f of files) renameSync(join(podDir, c, f), join(target, c, f));
+        kept++;
+      }
+      if (!kept) {
+        rmSync(target, { recursive: true, force: true });
+        return;
+      }
+      const expiresAt = this.now() + this.cfg.ttlMs;
+      const rec: RetainedRecord = { expiresAt: new Date(expiresAt).toISOString(), pod };
+      writeFileSync(join(target, 'retained.json'), JSON.stringify(rec));
+      this.expiries.set(`${namespace}/${name}`, expiresAt);
+      this.arm();
+    } catch (e) {
+      this.cfg.log(`kubelet: keeping the logs of ${namespace}/${name}: ${(e as Error).message}`);
+      rmSync(target, { recursive: true, force: true });
+    }
+  }
+
+  /** The kept pod object (as last seen on the node), or undefined. */
+  pod(namespace: string, name: string): any {
+    if (!this.expiries.has(`${namespace}/${name}`)) return undefined;
+    return this.record(namespace, name)?.pod;
+  }
+
+  /**
+   * The log file a `/containerLogs` request for a kept pod reads: the last
+   * attempt of the container, or with `previous` the one before (upstream's
+   * messages when there is none). Undefined when the pod's logs are not kept.
+   */
+  source(namespace: string, name: string, container: string, previous: boolean): { path: string; running(): boolean } | undefined {
+    const pod = this.pod(namespace, name);
+    if (!pod) return undefined;
+    if (!podContainers(pod).includes(container)) throw new LogRequestError(404, `container "${container}" not found in pod "${name}"`);
+    const dir = join(this.podDir(namespace, name), container);
+    let attempts: number[] = [];
+    try {
+      attempts = readdirSync(dir)
+        .map((f) => ATTEMPT_LOG.exec(f)?.[1])
+        .filter((n): n is string => n !== undefined)
+        .map(Number)
+        .sort((a, b) => a - b);
+    } catch {
+      /* the container never logged */
+    }
+    const pick = attempts[attempts.length - (previous ? 2 : 1)];
+    if (pick === undefined) {
+      if (previous) throw new LogRequestError(400, `previous terminated container "${container}" in pod "${name}" not found`);
+      throw new LogRequestError(400, `container "${container}" in pod "${name}" is terminated`);
+    }
+    return { path: join(dir, `${pick}.log`), running: () => false };
+  }
+
+  private record(namespace: string, name: string): RetainedRecord | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.podDir(namespace, name), 'retained.json'), 'utf8')) as RetainedRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Removes what has expired, then sets the one timer for the next expiry. */
+  private expire(): void {
+    const now = this.now();
+    for (const [key, at] of this.expiries) {
+      if (at > now) continue;
+      this.expiries.delete(key);
+      const { namespace, name } = splitKey(key);
+      rmSync(this.podDir(namespace, name), { recursive: true, force: true });
+      // An empty namespace directory goes too.
+      try {
+        rmdirSync(join(this.cfg.dir, namespace));
+      } catch {
+        /* others kept there */
+      }
+    }
+    this.arm();
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.stopped || this.expiries.size === 0) return;
+    const next = Math.min(...this.expiries.values());
+    this.timer = setTimeout(() => this.expire(), Math.min(MAX_TIMER_MS, Math.max(0, next - this.now())));
+    // Kept logs never hold the node agent up.
+    this.timer.unref();
+  }
+}
+
+/** Names of a pod's init and app containers (those that write logs). */
+function podContainers(pod: any): string[] {
+  return [...(pod?.spec?.initContainers ?? []), ...(pod?.spec?.containers ?? [])].map((c: any) => c.name as string);
 }

@@ -62,6 +62,8 @@ export interface PodWorkersConfig {
     containerDevices?(pod: any, container: any): DeviceSpec[];
     release(podUid: string): void;
   };
+  /** Called as a pod is forgotten, before its directory goes: may move its logs away to keep them (logs.ts RetainedLogs). */
+  retainLogs?(pod: any, podDir: string): void;
 }
 
 /** The node agent's memory of one pod. */
@@ -940,6 +942,8 @@ export class PodWorkers {
     this.cfg.devices?.release(st.uid);
     this.images.forgetPod(st.uid);
     if (this.states.get(key) === st) this.states.delete(key);
+    // The pod as it ended (this node's last status), for whoever reads its kept logs.
+    this.cfg.retainLogs?.({ ...st.pod, status: st.status ?? st.pod?.status }, st.podDir);
     rmSync(st.podDir, { recursive: true, force: true });
   }
 

@@ -1,7 +1,8 @@
 /**
  * The kubelet's streaming server (upstream pkg/kubelet/server): HTTPS on the
  * node, serving `/containerLogs/<ns>/<pod>/<container>` (what the API
- * server's `pods/log` proxies to), `/healthz`, and the upgraded
+ * server's `pods/log` proxies to; a deleted pod's kept logs too), `/retainedPods/<ns>/<pod>`
+ * (which deleted pods' logs this node keeps), `/healthz`, and the upgraded
  * `/exec`, `/attach` and `/portForward` streams (streaming/upgrade.ts).
  * Clients must present a certificate of the cluster CA when one is configured.
  */
@@ -28,6 +29,8 @@ export interface KubeletServerConfig {
   address?: string;
   /** Where a container's log request reads from; throws LogRequestError. */
   logSource(namespace: string, pod: string, container: string, previous: boolean): LogSource;
+  /** The pod object whose logs this node keeps after its deletion (`/retainedPods/<ns>/<pod>`); absent: that path answers 404. */
+  retainedPod?(namespace: string, pod: string): unknown;
   /** Where exec/attach/port-forward requests go; absent: those paths answer 404. */
   streaming?: StreamingHost;
   /** The Summary API document (`/stats/summary`); absent where the node does not measure usage. */
@@ -125,6 +128,16 @@ export class KubeletServer {
       }
       // Streams need an upgrade (handled in the 'upgrade' listener); a plain request cannot carry them.
       if (parseStreamingPath(url.pathname) && this.cfg.streaming) return text(400, 'unable to upgrade: missing upgrade headers in request\n');
+      // Kite's own: which deleted pods' logs this node keeps (the API server's pods/log looks them up here).
+      const kept = /^\/retainedPods\/([^/]+)\/([^/]+)\/?$/.exec(url.pathname);
+      if (kept) {
+        if (req.method !== 'GET') return text(405, 'Method Not Allowed\n');
+        const pod = this.cfg.retainedPod?.(decodeURIComponent(kept[1]!), decodeURIComponent(kept[2]!));
+        if (!pod) return text(404, '404 page not found\n');
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify(pod));
+        return;
+      }
       const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)\/?$/.exec(url.pathname);
       if (!m) return text(404, '404 page not found\n');
       if (req.method !== 'GET') return text(405, 'Method Not Allowed\n');

@@ -86,6 +86,16 @@ function formatGap(gap: Map<string, number>): string {
   return `map[${parts.join(' ')}]`;
 }
 
+/** The group of each pod info, worked out once: the queue compares pods many times while they wait. */
+const groups = new WeakMap<PodInfo, string>();
+
+/** `namespace/group` of a queued pod ('' when it names none), memoized per (immutable) pod info. */
+function groupOf(p: PodInfo): string {
+  let g = groups.get(p);
+  if (g === undefined) groups.set(p, (g = podGroupFullName(p.pod)));
+  return g;
+}
+
 /** What is free on a node for a group: allocatable minus the requests of the pods not in the group (upstream getNodeResource). */
 function freeFor(node: NodeInfo, group: string): Map<string, number> {
   const a = node.allocatable;
@@ -278,8 +288,8 @@ export class Coscheduling implements Plugin {
    */
   less(a: QueuedPodInfo, b: QueuedPodInfo): boolean {
     if (a.podInfo.priority !== b.podInfo.priority) return a.podInfo.priority > b.podInfo.priority;
-    const ga = podGroupFullName(a.podInfo.pod);
-    const gb = podGroupFullName(b.podInfo.pod);
+    const ga = groupOf(a.podInfo);
+    const gb = groupOf(b.podInfo);
     const ta = ga ? this.created.get(ga) || a.initialAttemptTimestamp : a.timestamp;
     const tb = gb ? this.created.get(gb) || b.initialAttemptTimestamp : b.timestamp;
     if (ta !== tb) return ta < tb;

@@ -6,7 +6,8 @@
  * containernetworking-plugins), plain-HTTP access to the registries it is
  * told are insecure (loopback ones are plain HTTP to containerd already),
  * and on stop nothing left behind: shims, mounts, sockets, the bridge it
- * made and the cgroup tree its pods used.
+ * made, the cgroup tree its pods used and, once no pod on the host has host
+ * ports, the portmap plugin's shared iptables chains.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';

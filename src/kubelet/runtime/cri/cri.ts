@@ -5,6 +5,9 @@
  * images pulled from registries, logs are written by containerd in the CRI
  * format at the path the node agent chooses, exits arrive on containerd's
  * event stream, exec and attach go through containerd's streaming server.
+ * Host ports go to CNI's portmap plugin with the sandbox, device nodes (GPUs)
+ * with the container, and status names images as containerd does (the
+ * registry digest).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
