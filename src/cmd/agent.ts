@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startAgent, type AgentConfig } from '../node/agent.js';
-import { waitForSignal } from './server.js';
+import { durationMs, waitForSignal } from './server.js';
 
 const HELP = `Usage: kite agent --server https://HOST:6443 --token TOKEN [options]
 
@@ -27,6 +27,8 @@ Options:
   --ingress-port PORT     HTTP port of the node's Ingress controller (default 80;
                           0 picks a free port; -1 disables it)
   --simulated-gpus N      N simulated nvidia.com/gpu devices instead of those nvidia-smi finds
+  --retain-training-logs DURATION  how long logs of deleted training-job pods stay readable
+                          with kubectl logs (default 24h; 0 keeps none)
   -h, --help              show this help
 
 The node's pod CIDR comes from the server (a /24 of 10.244.0.0/16); pods start
@@ -44,6 +46,7 @@ const OPTIONS = {
   'insecure-registries': { type: 'string' },
   'ingress-port': { type: 'string' },
   'simulated-gpus': { type: 'string' },
+  'retain-training-logs': { type: 'string' },
   // Hidden: the node's own bridge and pod CIDR instead of the server's allocation, so several test nodes can share a machine.
   'pod-cidr': { type: 'string' },
   bridge: { type: 'string' },
@@ -70,6 +73,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     insecureRegistries: v['insecure-registries']?.split(',').map((s) => s.trim()).filter(Boolean),
     ingressPort: num(v['ingress-port']),
     simulatedGpus: num(v['simulated-gpus']),
+    retainTrainingLogsMs: durationMs(v['retain-training-logs']),
     podCidr: v['pod-cidr'],
     bridge: v.bridge,
     log,

@@ -78,19 +78,20 @@ export const SERVER_OPTIONS = {
 /** A progress line on stderr. */
 export const log = (m: string): void => void process.stderr.write(`kite: ${m}\n`);
 
+/** A Go duration flag in ms; NaN (refused by validation) when it does not parse. */
+export function durationMs(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return Number(parseDuration(v) / 1_000_000n);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** The control-plane configuration from parsed options. */
 export function configFrom(values: Record<string, string | boolean | undefined>): ControlPlaneConfig {
   const str = (k: string) => values[k] as string | undefined;
-  // A Go duration in ms; NaN (refused by validation) when it does not parse.
-  const duration = (k: string): number | undefined => {
-    const v = str(k);
-    if (v === undefined) return undefined;
-    try {
-      return Number(parseDuration(v) / 1_000_000n);
-    } catch {
-      return Number.NaN;
-    }
-  };
+  const duration = (k: string): number | undefined => durationMs(str(k));
   const hpaSync = duration('horizontal-pod-autoscaler-sync-period');
   const nodeGrace = duration('node-monitor-grace-period');
   return {

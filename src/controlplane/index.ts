@@ -256,6 +256,7 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
         clusterDomain,
         ingressPort: config.ingressPort,
         simulatedGpus: config.simulatedGpus,
+        retainTrainingLogsMs: config.retainTrainingLogsMs,
         log,
       },
       as,

@@ -38,6 +38,8 @@ export interface AgentConfig {
   bridge?: string;
   ingressPort?: number;
   simulatedGpus?: number;
+  /** How long the logs of deleted training pods stay readable (default a day; 0: not kept). */
+  retainTrainingLogsMs?: number;
   log: (msg: string) => void;
 }
 
@@ -63,6 +65,7 @@ export function validateAgentConfig(c: AgentConfig): string | undefined {
   if (c.podCidr !== undefined && !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.podCidr)) return `--pod-cidr must be an IPv4 CIDR such as 10.244.1.0/24 (got "${c.podCidr}")`;
   if (c.ingressPort !== undefined && !(Number.isInteger(c.ingressPort) && c.ingressPort >= -1 && c.ingressPort <= 65535)) return `--ingress-port must be a port number, 0 for any free port, or -1 to disable the Ingress controller (got ${c.ingressPort})`;
   if (c.simulatedGpus !== undefined && !(Number.isInteger(c.simulatedGpus) && c.simulatedGpus >= 0)) return `--simulated-gpus must be a non-negative integer`;
+  if (c.retainTrainingLogsMs !== undefined && !(c.retainTrainingLogsMs >= 0)) return `--retain-training-logs must be a duration such as 24h, or 0 to keep none`;
   return undefined;
 }
 
@@ -111,6 +114,7 @@ export async function startAgent(config: AgentConfig, signal?: AbortSignal): Pro
         clusterDomain: creds.cluster.clusterDomain,
         ingressPort: config.ingressPort,
         simulatedGpus: config.simulatedGpus,
+        retainTrainingLogsMs: config.retainTrainingLogsMs,
         log,
       },
       clientFor,

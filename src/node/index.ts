@@ -44,6 +44,8 @@ export interface NodeConfig {
   ingressPort?: number;
   /** This many simulated GPUs instead of those nvidia-smi finds. */
   simulatedGpus?: number;
+  /** How long the logs of deleted training pods stay readable (kite server's --retain-training-logs; 0: not kept). */
+  retainTrainingLogsMs?: number;
   log: (msg: string) => void;
 }
 
@@ -95,6 +97,7 @@ export async function startNode(config: NodeConfig, clientFor: ClientFor): Promi
     port: 0,
     // The node serves cluster DNS on its bridge gateway; pods reach it through the kube-dns Service address.
     dns: { clusterDns: config.clusterDns, clusterDomain: config.clusterDomain, serve: true },
+    retainTrainingLogsMs: config.retainTrainingLogsMs,
   });
   await kubelet.start();
   let proxy: ServiceProxy | undefined;

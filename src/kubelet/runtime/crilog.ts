@@ -51,7 +51,8 @@ export class CriLogWriter {
           buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
           let nl: number;
           while ((nl = buf.indexOf(0x0a)) >= 0) {
-            let line = buf.subarray(0, nl);
+            // A line ends at LF or CRLF (containerd reads lines with Go's bufio ReadLine): a terminal's CRLF is logged as one end of line.
+            let line = buf.subarray(0, nl > 0 && buf[nl - 1] === 0x0d ? nl - 1 : nl);
             buf = buf.subarray(nl + 1);
             while (line.length > MAX_LOG_LINE) {
               entry('P', line.subarray(0, MAX_LOG_LINE));

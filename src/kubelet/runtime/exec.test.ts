@@ -177,7 +177,7 @@ describe('exec, attach and port-forward in process runtime containers (root)', {
     s.stdout.on('data', (d: Buffer) => (out += d));
     s.resize!({ width: 101, height: 33 });
     // The resize runs apart from the input: the line is typed once the size shows.
-    const exec = await rt.exec(sandbox, c, { argv: ['sh', '-c', 'until [ "$(stty -F "$1" size)" = "33 101" ]; do sleep 0.05; done', 'wait', criLogEntries(logPath)[0]!.content.split(' on ')[1]!.trim()], tty: false, stdin: false });
+    const exec = await rt.exec(sandbox, c, { argv: ['sh', '-c', 'until [ "$(stty -F "$1" size)" = "33 101" ]; do sleep 0.05; done', 'wait', criLogEntries(logPath)[0]!.content.split(' on ')[1]!], tty: false, stdin: false });
     assert.equal((await finish(exec)).code, 0);
     s.stdin!.write('typed\n');
     await eventually(() => out.includes('size 33 101 got typed'), 'the answer on the attached stream');
@@ -187,8 +187,8 @@ describe('exec, attach and port-forward in process runtime containers (root)', {
     await rt.stopContainer(c, 0);
     const entries = criLogEntries(logPath);
     assert.ok(entries.every((e) => e.stream === 'stdout'), JSON.stringify(entries));
-    assert.match(entries[0]!.content, /^TERM=xterm on \/dev\/pts\/\d+\r$/);
-    assert.ok(entries.some((e) => e.content === 'size 33 101 got typed\r'), JSON.stringify(entries));
+    assert.match(entries[0]!.content, /^TERM=xterm on \/dev\/pts\/\d+$/);
+    assert.ok(entries.some((e) => e.content === 'size 33 101 got typed'), JSON.stringify(entries));
   });
 
   it("a tty container's background jobs end with it, and SIGTERM reaches its command", async () => {
@@ -198,7 +198,7 @@ describe('exec, attach and port-forward in process runtime containers (root)', {
     const job = Number(await eventually(() => criLogEntries(logPath).find((e) => e.content.startsWith('job '))?.content.slice(4).trim(), 'job started'));
     const exit = await rt.stopContainer(c, 5);
     assert.equal(exit.exitCode, 3);
-    assert.ok(criLogEntries(logPath).some((e) => e.content === 'term\r'));
+    assert.ok(criLogEntries(logPath).some((e) => e.content === 'term'));
     // Killed with the container (reaped by whoever inherited it, just after).
     await eventually(() => !existsSync(`/proc/${job}`) || /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${job}/stat`, 'utf8')), 'the background job gone');
   });

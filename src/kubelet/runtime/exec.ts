@@ -7,7 +7,8 @@
  * dependency for nsenter/unshare, no native module to build); its size is set
  * with `stty -F` on the terminal, which signals SIGWINCH to the foreground
  * process as a terminal resize does. attach fans a container's output out to
- * every attached client and feeds its stdin. Port-forward connects to
+ * every attached client and feeds its stdin; a `tty: true` container runs on
+ * such a terminal from its start (the launcher holds it), and attach resizes it. Port-forward connects to
  * localhost inside the pod's network namespace (`nsenter --net` + `socat`,
  * as kubelet's docker integration did), so servers bound to 127.0.0.1 are
  * reachable like on a CRI runtime.

@@ -21,7 +21,8 @@ runtimeBehaviourSuite(
       image: 'busybox',
       dir: join(opts.dataDir, 'suite'),
       podCidr: opts.podCidr,
-      features: { podNetwork: runtime.podNetworkEnabled, mounts: isRoot(), memoryLimits: runtime.cgroupsEnabled },
+      // tty containers run on a terminal from util-linux script.
+      features: { podNetwork: runtime.podNetworkEnabled, mounts: isRoot(), memoryLimits: runtime.cgroupsEnabled, tty: lookPath('script') !== undefined },
       leftovers: () => leftovers(opts),
       cleanup: async () => rmSync(opts.dataDir, { recursive: true, force: true }),
     };

@@ -7,30 +7,29 @@
  * strategy) and keeps cpu and memory use balanced.
  */
 import { MAX_NODE_SCORE, SKIP, SUCCESS, unschedulable, type Plugin, type Status } from '../framework.js';
-import type { NodeInfo, PodInfo } from '../nodeinfo.js';
+import { Fit, type NodeInfo, type PodInfo } from '../nodeinfo.js';
 
 /** Registered name of the fit plugin. */
 export const FIT_NAME = 'NodeResourcesFit';
 /** Registered name of the balance plugin. */
 export const BALANCED_NAME = 'NodeResourcesBalancedAllocation';
 
-/** True if the pod fits the node's free resources (the allocation-free fast path of insufficientResources). */
+/** True if the pod fits the node's free resources (the allocation-free fast path of insufficientResources, reading NodeInfo.fit). */
 export function fitsRequest(pod: PodInfo, node: NodeInfo): boolean {
   const r = pod.requests;
-  const alloc = node.allocatable;
-  const used = node.requested;
-  if (node.pods.size + 1 > alloc.allowedPodNumber) return false;
-  if (r.milliCPU > 0 && r.milliCPU > alloc.milliCPU - used.milliCPU) return false;
-  if (r.memory > 0 && r.memory > alloc.memory - used.memory) return false;
-  if (r.ephemeralStorage > 0 && r.ephemeralStorage > alloc.ephemeralStorage - used.ephemeralStorage) return false;
+  const f = node.fit;
+  if (f[Fit.FreePods]! < 1) return false;
+  if (r.milliCPU > 0 && r.milliCPU > f[Fit.FreeCPU]!) return false;
+  if (r.memory > 0 && r.memory > f[Fit.FreeMemory]!) return false;
+  if (r.ephemeralStorage > 0 && r.ephemeralStorage > f[Fit.FreeEphemeralStorage]!) return false;
   const names = pod.scalarNames;
   if (names.length === 0) return true;
   const amounts = pod.scalarAmounts;
-  const allocScalar = alloc.scalar;
-  const usedScalar = used.scalar;
+  const slots = node.fitScalars;
   for (let i = 0; i < names.length; i++) {
-    const name = names[i]!;
-    if (amounts[i]! > (allocScalar?.get(name) ?? 0) - (usedScalar?.get(name) ?? 0)) return false;
+    const at = slots.indexOf(names[i]!);
+    // A resource the node neither has nor has handed out is 0 free.
+    if (amounts[i]! > (at < 0 ? 0 : f[Fit.FirstScalar + at]!)) return false;
   }
   return true;
 }
@@ -63,14 +62,17 @@ function leastRequested(requested: number, capacity: number): number {
 
 /** LeastAllocated score over cpu and memory (weight 1 each), with the non-zero request defaults. */
 export function leastAllocatedScore(pod: PodInfo, node: NodeInfo): number {
+  const f = node.fit;
+  const cpuAlloc = f[Fit.AllocatableCPU]!;
+  const memAlloc = f[Fit.AllocatableMemory]!;
   let sum = 0;
   let weights = 0;
-  if (node.allocatable.milliCPU !== 0) {
-    sum += leastRequested(node.nonZeroCPU + pod.nonZeroCPU, node.allocatable.milliCPU);
+  if (cpuAlloc !== 0) {
+    sum += leastRequested(f[Fit.NonZeroCPU]! + pod.nonZeroCPU, cpuAlloc);
     weights++;
   }
-  if (node.allocatable.memory !== 0) {
-    sum += leastRequested(node.nonZeroMemory + pod.nonZeroMemory, node.allocatable.memory);
+  if (memAlloc !== 0) {
+    sum += leastRequested(f[Fit.NonZeroMemory]! + pod.nonZeroMemory, memAlloc);
     weights++;
   }
   return weights === 0 ? 0 : Math.trunc(sum / weights);
@@ -79,11 +81,12 @@ export function leastAllocatedScore(pod: PodInfo, node: NodeInfo): number {
 /** Upstream balancedResourceScorer over cpu and memory: (1 - std of the used fractions) * 100, with real requests. */
 export function balancedAllocationScore(pod: PodInfo, node: NodeInfo): number {
   // Written without temporaries: this runs for every feasible node of every pod.
-  const cpuAlloc = node.allocatable.milliCPU;
-  const memAlloc = node.allocatable.memory;
+  const f = node.fit;
+  const cpuAlloc = f[Fit.AllocatableCPU]!;
+  const memAlloc = f[Fit.AllocatableMemory]!;
   if (cpuAlloc === 0 || memAlloc === 0) return MAX_NODE_SCORE; // one fraction or none: std is 0
-  const cpu = Math.min((node.requested.milliCPU + pod.requests.milliCPU) / cpuAlloc, 1);
-  const mem = Math.min((node.requested.memory + pod.requests.memory) / memAlloc, 1);
+  const cpu = Math.min((f[Fit.RequestedCPU]! + pod.requests.milliCPU) / cpuAlloc, 1);
+  const mem = Math.min((f[Fit.RequestedMemory]! + pod.requests.memory) / memAlloc, 1);
   const std = Math.abs((cpu - mem) / 2);
   return Math.trunc((1 - std) * MAX_NODE_SCORE);
 }
