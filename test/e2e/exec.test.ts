@@ -186,13 +186,15 @@ test('attach -i writes to the container stdin and shows its output until it exit
 });
 
 test("attach -it to a tty container: typed commands run on its terminal, echoed, at the client's size", async () => {
-  // kubectl runs under util-linux script (a terminal of 33x101) as in the exec -it test; the container's terminal starts at 0x0 until the resize arrives.
+  // kubectl runs under util-linux script (a terminal of 33x101) as in the exec -it test. The container's terminal starts
+  // at 0x0; kubectl attach first sends a size one larger (34x102, to make programs redraw), then the real one: the
+  // typed loop waits (at most 5 s) for the real size to arrive.
   const cmd = `stty rows 33 cols 101; exec ${KUBECTL} -n ${NS} attach -it term -c main`;
-  const typed = 'until [ "$(stty size)" != "0 0" ]; do sleep 0.1; done; stty size; echo "TERM=$TERM answer $((6*7))"\nexit 7\n';
+  const typed = 'i=0; until [ "$(stty size)" = "33 101" ] || [ $i -ge 50 ]; do sleep 0.1; i=$((i+1)); done; stty size; echo "TERM=$TERM answer $((6*7))"\nexit 7\n';
   const r = await run('script', ['--quiet', '--return', '--command', cmd, '/dev/null'], { env: { KUBECONFIG: server.kubeconfig }, input: typed });
   const out = r.stdout.replace(/\r/g, '');
   // After kubectl's hint, the container's terminal echoes what was typed (the client's own terminal is raw by then), then the answers.
-  assert.match(out, /try pressing enter\.\nuntil .* answer \$\(\(6\*7\)\)"\nexit 7\n33 101\nTERM=xterm answer 42\n/);
+  assert.match(out, /try pressing enter\.\ni=0; until .* answer \$\(\(6\*7\)\)"\nexit 7\n33 101\nTERM=xterm answer 42\n/);
   await server.k(['wait', '-n', NS, '--for=jsonpath={.status.containerStatuses[0].state.terminated.exitCode}=7', 'pod/term', '--timeout=30s']);
   // The log of a terminal holds its output (echo included), stdout only.
   const logs = (await kubectl(['logs', 'term'])).stdout.replace(/\r/g, '');
