@@ -19,15 +19,13 @@
  *
  *   npm run build && node dist/bench/cristart.bench.js [--pods 20]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { HttpClient } from '../src/client/http.js';
 import { R, type Client, type ClientWatch } from '../src/client/client.js';
 import { CriClient } from '../src/kubelet/runtime/cri/client.js';
 import { CTR_BIN } from '../src/kubelet/runtime/cri/containerd.js';
@@ -35,10 +33,8 @@ import { containerdVersion, criUnavailable } from '../src/kubelet/runtime/cri/cr
 import { LocalRegistry, REGISTRY_BIN, busyboxImage } from '../src/kubelet/runtime/cri/testimages.js';
 import { summarize, type LatencySummary } from './stats.js';
 import { fmt, printTable, type Row } from './table.js';
+import { startBenchServer, until, type BenchServer } from './server.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** dist/bench/ when compiled, bench/ when run through tsx. */
-const ROOT = HERE.endsWith(join('dist', 'bench')) ? resolve(HERE, '..', '..') : resolve(HERE, '..');
 const NODE_NAME = 'bench-cri-node';
 const NAMESPACE = 'bench-cristart';
 /** containerd namespace of the `ctr run` containers (apart from the CRI's k8s.io). */
@@ -60,63 +56,14 @@ function timed(cmd: string, args: string[]): Promise<{ code: number | null; ms: 
 }
 
 /** A `kite server --runtime cri` child on a bridge and pod CIDR of its own. */
-interface Server {
-  child: ChildProcess;
-  dataDir: string;
+interface Server extends BenchServer {
   bridge: string;
-  client: Client;
-  stderr: () => string;
-  stop(): Promise<void>;
 }
 
 async function startServer(): Promise<Server> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'kite-cristart-'));
   const bridge = `ktc${randomBytes(3).toString('hex')}`;
-  const args = [join(ROOT, 'bin', 'kite.js'), 'server', '--data-dir', dataDir, '--port', '0', '--bind-address', '127.0.0.1', '--node-name', NODE_NAME, '--runtime', 'cri', '--bridge', bridge, '--pod-cidr', `10.244.${250 + Math.floor(Math.random() * 5)}.0/24`];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  let out = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    err = (err + c.toString('utf8')).slice(-20_000);
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await new Promise<void>((ready, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString('utf8');
-      if (out.includes('Kite control plane is ready.')) ready();
-    });
-    child.once('exit', (code) => reject(new Error(`kite server exited (${code}) before it was ready:\n${err}`)));
-  });
-  const client = HttpClient.fromKubeconfig(join(dataDir, 'kubeconfig.yaml'), undefined, { userAgent: 'kite-cristart-bench', fieldManager: 'kite-cristart-bench' });
-  return {
-    child,
-    dataDir,
-    bridge,
-    client,
-    stderr: () => err,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      await exited;
-      clearTimeout(timer);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Polls until `probe` is truthy or the time is up. */
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
+  const args = ['--node-name', NODE_NAME, '--runtime', 'cri', '--bridge', bridge, '--pod-cidr', `10.244.${250 + Math.floor(Math.random() * 5)}.0/24`];
+  return { ...(await startBenchServer({ name: 'cristart', args })), bridge };
 }
 
 const runningAndReady = (p: any) => p?.status?.phase === 'Running' && (p.status.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');

@@ -12,21 +12,15 @@
  * Only one node agent may own the bridge `kite0` on a machine: the bench
  * waits (up to 5 minutes) for another one to go before it starts its own.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { HttpClient } from '../src/client/http.js';
 import { R, isStatus, type Client, type ClientWatch } from '../src/client/client.js';
 import { summarize, type LatencySummary } from './stats.js';
 import { fmt, printTable, type Row } from './table.js';
+import { startBenchServer, until, type BenchServer } from './server.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** dist/bench/ when compiled, bench/ when run through tsx. */
-const ROOT = HERE.endsWith(join('dist', 'bench')) ? resolve(HERE, '..', '..') : resolve(HERE, '..');
 const NODE_NAME = 'bench-node';
 const NAMESPACE = 'bench-podstart';
 const TARGET_P99_MS = 1000;
@@ -50,64 +44,9 @@ async function waitForBridgeFree(timeoutMs: number): Promise<boolean> {
   return true;
 }
 
-/** A `kite server` child with the local node. */
-interface Server {
-  child: ChildProcess;
-  dataDir: string;
-  client: Client;
-  stderr: () => string;
-  stop(): Promise<void>;
-}
-
-async function startServer(datastore: string, cpuProfDir?: string): Promise<Server> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'kite-podstart-'));
-  const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const args = [...nodeArgs, join(ROOT, 'bin', 'kite.js'), 'server', '--data-dir', dataDir, '--port', '0', '--bind-address', '127.0.0.1', '--node-name', NODE_NAME];
-  if (datastore !== 'sqlite') args.push('--datastore', datastore);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  let out = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    err += c.toString('utf8');
-    if (err.length > 20_000) err = err.slice(-10_000);
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await new Promise<void>((ready, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString('utf8');
-      if (out.includes('Kite control plane is ready.')) ready();
-    });
-    child.once('exit', (code) => reject(new Error(`kite server exited (${code}) before it was ready:\n${err}`)));
-  });
-  const client = HttpClient.fromKubeconfig(join(dataDir, 'kubeconfig.yaml'), undefined, { userAgent: 'kite-podstart-bench', fieldManager: 'kite-podstart-bench' });
-  return {
-    child,
-    dataDir,
-    client,
-    stderr: () => err,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(timer);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Polls until `probe` is truthy or the time is up. */
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
+async function startServer(datastore: string, cpuProfDir?: string): Promise<BenchServer> {
+  const args = ['--node-name', NODE_NAME, ...(datastore !== 'sqlite' ? ['--datastore', datastore] : [])];
+  return startBenchServer({ name: 'podstart', args, nodeArgs: cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [], stopGraceMs: 30_000 });
 }
 
 function benchPod(name: string): object {

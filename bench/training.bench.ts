@@ -28,12 +28,12 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
-import { HttpClient } from '../src/client/http.js';
 import { R, type Client } from '../src/client/client.js';
 import { TrainingLabels, trainingResource, type TrainingJob, type PyTorchJobSpec } from '../src/api/kubeflow.js';
 import { DEFAULT_PATH, lookPath } from '../src/kubelet/runtime/sys.js';
 import { detectCgroups } from '../src/kubelet/runtime/cgroups.js';
 import { fmt, printTable, type Row } from './table.js';
+import { startBenchServer, until, type BenchServer } from './server.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** dist/bench/ when compiled, bench/ when run through tsx. */
@@ -43,7 +43,6 @@ const NAMESPACE = 'bench-training';
 const TARGET_OVERHEAD_PCT = 10;
 const PYTORCHJOBS = trainingResource('PyTorchJob');
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -62,66 +61,18 @@ function loadExample(): Example {
 }
 
 /** A `kite server` child with its node, on a network of its own. */
-interface Server {
+interface Server extends BenchServer {
   pid: number;
   /** The node's bridge, which also names its pods' cgroup. */
   bridge: string;
-  dataDir: string;
-  client: Client;
-  stderr: () => string;
-  stop(): Promise<void>;
 }
 
 async function startServer(): Promise<Server> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'kite-training-bench-'));
   // A bridge, pod CIDR and service CIDR of its own, as the e2e harness gives its servers.
   const bridge = `ktb${randomBytes(3).toString('hex')}`;
   const net = ['--bridge', bridge, '--pod-cidr', `10.244.${100 + Math.floor(Math.random() * 150)}.0/24`, '--service-cidr', `10.${112 + Math.floor(Math.random() * 88)}.${Math.floor(Math.random() * 256)}.0/24`, '--ingress-port', '0'];
-  const args = [join(ROOT, 'bin', 'kite.js'), 'server', '--data-dir', dataDir, '--port', '0', '--bind-address', '127.0.0.1', ...net];
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  let out = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    err = (err + c.toString('utf8')).slice(-20_000);
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await new Promise<void>((ready, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString('utf8');
-      if (out.includes('Kite control plane is ready.')) ready();
-    });
-    child.once('exit', (code) => reject(new Error(`kite server exited (${code}) before it was ready:\n${err}`)));
-  });
-  const client = HttpClient.fromKubeconfig(join(dataDir, 'kubeconfig.yaml'), undefined, { userAgent: 'kite-training-bench', fieldManager: 'kite-training-bench' });
-  return {
-    pid: child.pid!,
-    bridge,
-    dataDir,
-    client,
-    stderr: () => err,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      await exited;
-      clearTimeout(timer);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Polls until `probe` is truthy or the time is up (for the few one-off waits of set-up). */
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
+  const srv = await startBenchServer({ name: 'training', args: net });
+  return { ...srv, pid: srv.child.pid!, bridge };
 }
 
 /** CPU seconds a process has used so far (user + system, /proc/<pid>/stat fields 14 and 15). */
