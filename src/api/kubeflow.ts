@@ -7,7 +7,7 @@
  * than generated from the Kubernetes OpenAPI spec.
  */
 import type { ResourceRef } from '../client/client.js';
-import type { LabelSelector, PodTemplateSpec } from './generated/types.js';
+import type { LabelSelector, ObjectMeta, PodTemplateSpec } from './generated/types.js';
 
 /** The API group of the training jobs. */
 export const KUBEFLOW_GROUP = 'kubeflow.org';
@@ -109,20 +109,6 @@ export interface PaddleElasticPolicy {
   metrics?: Record<string, unknown>[];
 }
 
-/** Metadata of a training job as the controllers read it. */
-export interface TrainingJobMeta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  [k: string]: unknown;
-}
-
 /** PyTorch distributed training: a Master and Workers (upstream PyTorchJobSpec). */
 export interface PyTorchJobSpec {
   runPolicy?: RunPolicy;
@@ -156,7 +142,7 @@ export interface XGBoostJobSpec {
 export interface TrainingJob<S = PyTorchJobSpec | TFJobSpec | PaddleJobSpec | XGBoostJobSpec> {
   apiVersion?: 'kubeflow.org/v1';
   kind?: TrainingKind;
-  metadata?: TrainingJobMeta;
+  metadata?: ObjectMeta;
   spec?: S;
   status?: TrainingJobStatus;
 }

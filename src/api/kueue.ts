@@ -12,7 +12,7 @@
  * built-ins, so their types are written here rather than generated.
  */
 import type { ResourceRef } from '../client/client.js';
-import type { PodTemplateSpec, Taint, Toleration } from './generated/types.js';
+import type { ObjectMeta, PodTemplateSpec, Taint, Toleration } from './generated/types.js';
 
 /** The API group of Kueue (upstream GroupVersion.Group). */
 export const KUEUE_GROUP = 'kueue.x-k8s.io';
@@ -61,26 +61,11 @@ export interface KueueCondition {
   observedGeneration?: number;
 }
 
-/** Metadata of a Kueue object as the controllers read it. */
-export interface KueueMeta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }[];
-  [k: string]: unknown;
-}
-
 /** A kind of node (upstream ResourceFlavor): the node labels, taints and tolerations that a quota applies to. */
 export interface ResourceFlavor {
   apiVersion?: typeof KUEUE_API_VERSION;
   kind?: 'ResourceFlavor';
-  metadata?: KueueMeta;
+  metadata?: ObjectMeta;
   spec?: { nodeLabels?: Record<string, string>; nodeTaints?: Taint[]; tolerations?: Toleration[]; topologyName?: string };
 }
 
@@ -116,7 +101,7 @@ export interface FlavorUsage {
 export interface ClusterQueue {
   apiVersion?: typeof KUEUE_API_VERSION;
   kind?: 'ClusterQueue';
-  metadata?: KueueMeta;
+  metadata?: ObjectMeta;
   spec?: {
     resourceGroups?: ResourceGroup[];
     /** Accepted and stored; Kite does not share quota within a cohort. */
@@ -141,7 +126,7 @@ export interface ClusterQueue {
 export interface LocalQueue {
   apiVersion?: typeof KUEUE_API_VERSION;
   kind?: 'LocalQueue';
-  metadata?: KueueMeta;
+  metadata?: ObjectMeta;
   spec?: { clusterQueue?: string; stopPolicy?: 'None' | 'Hold' | 'HoldAndDrain' };
   status?: {
     pendingWorkloads?: number;
@@ -173,7 +158,7 @@ export interface PodSetAssignment {
 export interface Workload {
   apiVersion?: typeof KUEUE_API_VERSION;
   kind?: 'Workload';
-  metadata?: KueueMeta;
+  metadata?: ObjectMeta;
   spec?: {
     podSets?: PodSet[];
     queueName?: string;

@@ -21,13 +21,15 @@ import { Scheduler } from '../scheduler/scheduler.js';
 import { defaultClusterDnsIp } from '../dns/kubedns.js';
 import { isDNS1123Subdomain } from '../api/names.js';
 import { HollowNodes } from '../kubelet/hollow.js';
-import { ensurePodGroupCRD } from '../controllers/podgroup.js';
-import { ensureKueueCRDs } from '../controllers/queue/crds.js';
+import { podGroupCRD } from '../api/podgroup.js';
+import { kueueCRDs } from '../api/kueue.js';
+import { ensureCRDs } from '../client/crds.js';
 import { DEFAULT_CLUSTER_CIDR } from '../proxy/proxier.js';
 import { NodeJoinHandler, ensureNodeRbac } from '../apiserver/join.js';
 import { ensureNodeToken } from '../apiserver/jointoken.js';
 import { defaultNodeIp, startNode, type RunningNode } from '../node/index.js';
-import { ensureTrainingCRDs } from '../api/kubeflow-crds.js';
+import { trainingCRDs } from '../api/kubeflow-crds.js';
+import { runAll } from '../util/teardown.js';
 
 /** Validated configuration of the control plane. */
 export interface ControlPlaneConfig {
@@ -213,12 +215,10 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
   // Components share this process and talk to the API server through the in-process client.
   const as = (name: string) => new InProcessClient(apiServer.registry, { name, groups: ['system:masters'] }, name.replace(/^system:/, ''), apiServer.inProcessApis());
   await ensureNodeRbac(as('system:apiserver'));
-  // Gang scheduling's PodGroup API is served from the start, before the scheduler and controllers look for it.
-  await ensurePodGroupCRD(as('system:apiserver'));
-  // Queueing's Kueue API (ResourceFlavor, ClusterQueue, LocalQueue, Workload) likewise.
-  await ensureKueueCRDs(as('system:apiserver'));
-  // The Kubeflow training jobs are served out of the box too, as the training operator's CRDs define them.
-  await ensureTrainingCRDs(as('system:apiserver'));
+  // The ML APIs are served from the start, before the scheduler and controllers look for them: gang
+  // scheduling's PodGroup, Kueue's queues (ResourceFlavor, ClusterQueue, LocalQueue, Workload) and the
+  // Kubeflow training jobs as the training operator's CRDs define them. One wait covers all of them.
+  await ensureCRDs(as('system:apiserver'), [podGroupCRD(), ...kueueCRDs(), ...trainingCRDs()]);
   log('Starting the controllers');
   const controllers = await startControllers({
     client: as('system:kube-controller-manager'),
@@ -288,26 +288,21 @@ export async function startControlPlane(config: ControlPlaneConfig, signal?: Abo
   const stop = () =>
     (stopped ??= (async () => {
       clearInterval(compactor);
-      // Every step runs even when one before it fails: a broken node agent must not leave the proxy's
-      // table, the API server's port or the storage behind. The first failure is reported afterwards.
-      const failures: unknown[] = [];
-      const step = async (f: () => unknown) => {
-        try {
-          await f();
-        } catch (e) {
-          failures.push(e);
-        }
-      };
+      // A broken node agent must not leave the proxy's table, the API server's port or the storage behind.
       // Pods stop with the node; then nothing writes any more and the API server can go.
-      await step(() => node?.stop());
-      await step(() => hollow?.stop());
-      await step(() => scheduler?.stop());
-      await step(() => schedulerInformers.stop());
-      await step(() => controllers.stop());
-      await step(() => apiServer.stop());
-      await step(() => backend.close());
-      releaseLock();
-      if (failures.length) throw failures[0];
+      try {
+        await runAll([
+          () => node?.stop(),
+          () => hollow?.stop(),
+          () => scheduler?.stop(),
+          () => schedulerInformers.stop(),
+          () => controllers.stop(),
+          () => apiServer.stop(),
+          () => backend.close(),
+        ]);
+      } finally {
+        releaseLock();
+      }
     })());
   signal?.addEventListener('abort', () => void stop(), { once: true });
   return { apiServer, backend, kubeconfigPath, serverUrl, stop, ingressPort: node?.ingressPort, nodeName: node?.nodeName };

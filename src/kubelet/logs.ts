@@ -203,11 +203,7 @@ export class RetainedLogs {
   private timer?: NodeJS.Timeout;
   private stopped = false;
 
-  private ttlMs: number;
-
-  constructor(private readonly cfg: RetainedLogsConfig) {
-    this.ttlMs = cfg.ttlMs;
-  }
+  constructor(private readonly cfg: RetainedLogsConfig) {}
 
   private now(): number {
     return (this.cfg.now?.() ?? new Date()).getTime();
@@ -257,7 +253,7 @@ export class RetainedLogs {
    * pod's removal goes on; the logs go with it).
    */
   retain(pod: any, podDir: string): void {
-    if (this.ttlMs <= 0 || this.stopped) return;
+    if (this.cfg.ttlMs <= 0 || this.stopped) return;
     if (pod?.metadata?.labels?.[this.cfg.label] === undefined) return;
     const namespace: string = pod.metadata.namespace ?? '';
     const name: string = pod.metadata.name ?? '';
@@ -283,7 +279,7 @@ export class RetainedLogs {
         rmSync(target, { recursive: true, force: true });
         return;
       }
-      const expiresAt = this.now() + this.ttlMs;
+      const expiresAt = this.now() + this.cfg.ttlMs;
       const rec: RetainedRecord = { expiresAt: new Date(expiresAt).toISOString(), pod };
       writeFileSync(join(target, 'retained.json'), JSON.stringify(rec));
       this.expiries.set(`${namespace}/${name}`, expiresAt);

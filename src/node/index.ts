@@ -17,6 +17,7 @@ import { isRoot } from '../kubelet/runtime/sys.js';
 import { ServiceProxy, clusterCidrFor, proxyTableName } from '../proxy/proxier.js';
 import { IngressController } from '../ingress/controller.js';
 import { RouteSyncer } from './routes.js';
+import { runAll } from '../util/teardown.js';
 
 /** Configuration of a node. */
 export interface NodeConfig {
@@ -155,22 +156,15 @@ export async function startNode(config: NodeConfig, clientFor: ClientFor): Promi
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
-      // Every step runs even when one before it fails: a broken kubelet must not leave the proxy's table or routes behind.
-      const failures: unknown[] = [];
-      const step = async (f: () => unknown) => {
-        try {
-          await f();
-        } catch (e) {
-          failures.push(e);
-        }
-      };
-      await step(() => ingress?.stop());
-      await step(() => ingressInformers?.stop());
-      await step(() => kubelet.stop());
-      await step(() => proxy?.stop());
-      await step(() => proxyInformers?.stop());
-      await step(() => routes?.stop());
-      if (failures.length) throw failures[0];
+      // A broken kubelet must not leave the proxy's table or routes behind.
+      await runAll([
+        () => ingress?.stop(),
+        () => ingressInformers?.stop(),
+        () => kubelet.stop(),
+        () => proxy?.stop(),
+        () => proxyInformers?.stop(),
+        () => routes?.stop(),
+      ]);
     })());
   return { nodeName, kubelet, ingressPort: ingress?.port, stop };
 }

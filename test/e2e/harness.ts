@@ -57,26 +57,7 @@ export class KiteServer {
     proc.stdout!.on('data', (d) => (this.log += d));
     proc.stderr!.on('data', (d) => (this.log += d));
     // Ready when the server prints its ready line (after the kubeconfig is written).
-    await new Promise<void>((resolve, reject) => {
-      const onData = () => {
-        if (this.log.includes('control plane is ready')) {
-          cleanup();
-          resolve();
-        }
-      };
-      const onExit = (code: number | null) => {
-        cleanup();
-        reject(new Error(`kite server exited (${code}) before it was ready:\n${this.log}`));
-      };
-      const cleanup = () => {
-        proc.stdout!.off('data', onData);
-        proc.stderr!.off('data', onData);
-        proc.off('exit', onExit);
-      };
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', onData);
-      proc.once('exit', onExit);
-    });
+    await waitForOutput(proc, () => this.log, 'control plane is ready', 'kite server');
     this.kubeconfig = kc;
   }
 
@@ -215,28 +196,7 @@ export class KiteAgent {
 
   /** Resolves once the agent's output contains `text`; rejects if it exits first. */
   waitForLog(text: string): Promise<void> {
-    const proc = this.proc!;
-    return new Promise<void>((resolve, reject) => {
-      const onData = () => {
-        if (this.log.includes(text)) {
-          done();
-          resolve();
-        }
-      };
-      const onExit = (code: number | null) => {
-        done();
-        reject(new Error(`kite agent exited (${code}) before printing "${text}":\n${this.log}`));
-      };
-      const done = () => {
-        proc.stdout!.off('data', onData);
-        proc.stderr!.off('data', onData);
-        proc.off('exit', onExit);
-      };
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', onData);
-      proc.once('exit', onExit);
-      onData();
-    });
+    return waitForOutput(this.proc!, () => this.log, text, 'kite agent');
   }
 
   /** Runs the agent to its exit (for runs that must fail); returns its exit code and output. */
@@ -280,6 +240,31 @@ export class KiteAgent {
       rmSync(this.dataDir, { recursive: true, force: true });
     }
   }
+}
+
+/** Resolves once a child's collected output (`output()`) contains `text`; rejects if the child exits first. */
+function waitForOutput(proc: ChildProcess, output: () => string, text: string, who: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onData = () => {
+      if (output().includes(text)) {
+        done();
+        resolve();
+      }
+    };
+    const onExit = (code: number | null) => {
+      done();
+      reject(new Error(`${who} exited (${code}) before printing "${text}":\n${output()}`));
+    };
+    const done = () => {
+      proc.stdout!.off('data', onData);
+      proc.stderr!.off('data', onData);
+      proc.off('exit', onExit);
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', onExit);
+    onData();
+  });
 }
 
 /** Runs a program and collects its output (never rejects on a non-zero exit). */
