@@ -284,9 +284,11 @@ test('port-forward to a port nothing listens on reports the error and ends', { t
   const pod = (await server.k(['get', 'pods', '-n', NS, '-l', 'app=web', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
   const pf = await portForward(`pod/${pod}`, ':9999');
   try {
+    // kubectl may exit before curl does: listen for its exit first.
+    const exited = once(pf.proc, 'exit');
     const r = await run('curl', ['-sS', '--max-time', '20', `http://127.0.0.1:${pf.port}/`]);
     assert.notEqual(r.code, 0);
-    const [code] = (await once(pf.proc, 'exit')) as [number];
+    const [code] = (await exited) as [number];
     assert.equal(code, 1);
     // kubectl logs it through klog, which escapes the quotes.
     const text = pf.output().replace(/\\"/g, '"');
