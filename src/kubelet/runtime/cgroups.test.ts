@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CgroupManager, detectCgroups, milliCpuToQuota, milliCpuToShares, sharesToWeight } from './cgroups.js';
@@ -96,5 +98,65 @@ describe('container cgroups on this host', { skip: isRoot() ? false : 'needs roo
     for (const r of roots) assert.equal(existsSync(join(r, 'c1')), false);
     await cg.stop();
     for (const r of roots) assert.equal(existsSync(r), false, `${r} removed`);
+  });
+
+  it('puts the containers of one CPU group in one CPU cgroup weighing their requests together, each keeping its memory limit and usage', async (t) => {
+    const hierarchy = detectCgroups();
+    if (!hierarchy) return t.skip('no cgroup hierarchy with a memory controller here');
+    const name = `kitetest-${randomBytes(4).toString('hex')}`;
+    const cg = new CgroupManager({ hierarchy, name, log: () => {} });
+    try {
+      await cg.start();
+    } catch (e) {
+      return t.skip(`cannot create a cgroup root here: ${(e as Error).message}`);
+    }
+    if (!cg.cpuGroupsSupported) {
+      await cg.stop();
+      return t.skip('cpu and cpuacct share a v1 hierarchy here: containers keep CPU cgroups of their own');
+    }
+    try {
+      const a = await cg.create('a', { memoryLimitBytes: 64 * 1024 * 1024, cpuRequestMillis: 250, cpuLimitMillis: 500 }, 'ns/gang');
+      const b = await cg.create('b', { memoryLimitBytes: 32 * 1024 * 1024, cpuRequestMillis: 500, cpuLimitMillis: 1000 }, 'ns/gang');
+      const other = await cg.create('c', { cpuRequestMillis: 100 }, 'ns/other');
+      const shared = (c: typeof a) => c.procsFiles.map((f) => f.slice(0, -'/cgroup.procs'.length)).filter((d) => d.includes('/group-'));
+      const cpuDir = hierarchy.version === 1 ? shared(a)[0]! : a.procsFiles[0]!.split('/').slice(0, -2).join('/');
+      const read = (file: string) => readFileSync(join(cpuDir, file), 'utf8').trim();
+      if (hierarchy.version === 1) {
+        assert.deepEqual(shared(a), shared(b), 'one CPU cgroup for both');
+        assert.notDeepEqual(shared(a), shared(other), 'another group has its own');
+        assert.equal(read('cpu.shares'), String(milliCpuToShares(750)));
+        assert.equal(read('cpu.cfs_quota_us'), String(milliCpuToQuota(1500)));
+        assert.equal(readFileSync(join(cg.rootDirs[0]!, 'a', 'memory.limit_in_bytes'), 'utf8').trim(), String(64 * 1024 * 1024));
+        assert.equal(readFileSync(join(cg.rootDirs[0]!, 'b', 'memory.limit_in_bytes'), 'utf8').trim(), String(32 * 1024 * 1024));
+        assert.equal(existsSync(join(cg.rootDirs[1]!, 'a')), false, 'no CPU cgroup of its own');
+      } else {
+        assert.equal(read('cpu.weight'), String(sharesToWeight(milliCpuToShares(750))));
+        assert.equal(read('cpu.max'), `${milliCpuToQuota(1500)} 100000`);
+        assert.equal(readFileSync(join(cpuDir, 'a', 'memory.max'), 'utf8').trim(), String(64 * 1024 * 1024));
+        assert.equal(read('cgroup.subtree_control').includes('cpu '), false, 'members are not CPU cgroups of their own');
+      }
+      // A member without a limit lifts the group's cap.
+      const d = await cg.create('d', { cpuRequestMillis: 250 }, 'ns/gang');
+      if (hierarchy.version === 1) {
+        assert.equal(read('cpu.cfs_quota_us'), '-1');
+        assert.equal(read('cpu.shares'), String(milliCpuToShares(1000)));
+      } else assert.equal(read('cpu.max'), 'max 100000');
+      // A process that joins a member's cgroups is accounted to that member alone.
+      const burner = spawn('sh', ['-c', 'for f in "$@"; do echo $$ > "$f"; done; i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done', 'sh', ...a.procsFiles], { stdio: 'ignore' });
+      const [code] = await once(burner, 'exit');
+      assert.equal(code, 0);
+      assert.ok((a.usage()?.cpuUsageNanos ?? 0) > 0, 'usage of the member that ran');
+      assert.equal(b.usage()?.cpuUsageNanos ?? 0, 0, 'no usage for the member that did not');
+      await d.remove();
+      await a.remove();
+      assert.ok(existsSync(cpuDir), 'the group stays while it has members');
+      if (hierarchy.version === 1) assert.equal(read('cpu.shares'), String(milliCpuToShares(500)));
+      await b.remove();
+      assert.equal(existsSync(cpuDir), false, 'the group goes with its last member');
+      await other.remove();
+    } finally {
+      await cg.stop();
+    }
+    for (const r of cg.rootDirs) assert.equal(existsSync(r), false);
   });
 });

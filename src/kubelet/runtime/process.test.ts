@@ -3,18 +3,19 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { eventually } from '../../controllers/testenv.js';
 import { CriLogWriter, MAX_LOG_LINE, ProcessRuntime, criTimestamp, hostPathOf, sandboxId } from './process.js';
 import { StartError, type ContainerConfig, type Sandbox, type SandboxConfig } from './runtime.js';
 import { criLogEntries, leftovers, netnsList, testRuntimeOptions } from './testing.js';
 import { isRoot } from './sys.js';
+import { detectCgroups } from './cgroups.js';
 
 const PY = '/usr/bin/python3';
 
-function podConfig(name = 'pod'): SandboxConfig {
-  return { podUid: randomUUID(), namespace: 'default', name, hostNetwork: false, hostname: name };
+function podConfig(name = 'pod', extra: Partial<SandboxConfig> = {}): SandboxConfig {
+  return { podUid: randomUUID(), namespace: 'default', name, hostNetwork: false, hostname: name, ...extra };
 }
 
 function container(dir: string, argv: string[], extra: Partial<ContainerConfig> = {}): ContainerConfig {
@@ -180,8 +181,8 @@ describe('ProcessRuntime with pod networks, mounts and cgroups (root)', { skip: 
   const rt = new ProcessRuntime(opts);
   const dir = join(opts.dataDir, 'logs');
   const sandboxes: Sandbox[] = [];
-  const newSandbox = async (name: string) => {
-    const s = await rt.createSandbox(podConfig(name));
+  const newSandbox = async (name: string, extra: Partial<SandboxConfig> = {}) => {
+    const s = await rt.createSandbox(podConfig(name, extra));
     sandboxes.push(s);
     return s;
   };
@@ -294,6 +295,26 @@ describe('ProcessRuntime with pod networks, mounts and cgroups (root)', { skip: 
     // Without a limit the same process completes.
     const free = container(dir, [PY, '-c', 'x = "a" * (200 * 1024 * 1024); print("survived")']);
     assert.equal((await (await rt.startContainer(pod, free)).exited).reason, 'Completed');
+  });
+
+  it('schedules the containers of one gang in one CPU cgroup, other pods in their own', async (t) => {
+    if (!rt.cgroupsEnabled) return t.skip(`no cgroups here: ${opts.logs.join('; ')}`);
+    const h = detectCgroups();
+    if (h?.version === 1 && h.controllers.cpuacct === undefined) return t.skip('cpu and cpuacct share a hierarchy here: every container keeps its own CPU cgroup');
+    // The CPU cgroup a container's process is in: v1 its cpu line; v2 the unified path's parent for gang members.
+    const cpuCgroup = async (pod: Sandbox, name: string) => {
+      const cfg = container(dir, ['cat', '/proc/self/cgroup'], { name, cpuRequestMillis: 250 });
+      assert.equal((await (await rt.startContainer(pod, cfg)).exited).exitCode, 0);
+      const lines = logText(cfg.logPath).split('\n');
+      return h?.version === 1 ? lines.find((l) => /^\d+:cpu:/.test(l))!.split(':')[2]! : lines.find((l) => l.startsWith('0::'))!.slice(3);
+    };
+    const rank0 = await cpuCgroup(await newSandbox('rank-0', { cpuGroup: 'default/job' }), 'trainer');
+    const rank1 = await cpuCgroup(await newSandbox('rank-1', { cpuGroup: 'default/job' }), 'trainer');
+    const solo = await cpuCgroup(await newSandbox('solo'), 'solo');
+    if (h?.version === 1) assert.equal(rank0, rank1);
+    else assert.equal(dirname(rank0), dirname(rank1));
+    assert.match(rank0, /\/group-[0-9a-f]{16}(\/|$)/);
+    assert.doesNotMatch(solo, /group-/);
   });
 
   it('removes sandboxes idempotently and releases their IPs', async () => {

@@ -277,7 +277,8 @@ export class ProcessRuntime implements Runtime {
     let cgroup: ContainerCgroup | undefined;
     if (this.cgroups) {
       try {
-        cgroup = await this.cgroups.create(id, cfg);
+        // Containers of one gang share a CPU cgroup (see CpuGroup).
+        cgroup = await this.cgroups.create(id, cfg, this.sandboxes.get(sandbox.id)?.cfg.cpuGroup);
       } catch (e) {
         throw new StartError('RunContainerError', `failed to create container cgroup: ${(e as Error).message}`);
       }

@@ -19,8 +19,12 @@ export interface SandboxConfig {
   namespace: string;
   name: string;
   hostNetwork: boolean;
-  /** Pod-level cgroup limits are the sum of its containers' (informational for now). */
   hostname: string;
+  /**
+   * The gang (`<namespace>/<PodGroup>`, from the pod's `scheduling.x-k8s.io/pod-group`
+   * label) whose pods on this node share one CPU scheduling group; absent for other pods.
+   */
+  cpuGroup?: string;
   /** Container ports published on the node (`ports[].hostPort`); runtimes without host ports ignore them. */
   portMappings?: PortMapping[];
 }
