@@ -17,6 +17,7 @@ import { splitKey, type Lister } from '../client/informer.js';
 import { WorkQueue } from '../client/workqueue.js';
 import { deepEqual } from '../util/json.js';
 import { parseQuantity } from '../api/quantity.js';
+import { POD_GROUP_LABEL } from '../api/podgroup.js';
 import { containerArgv, containerEnv } from './env.js';
 import { ImageError, ImageManager } from './images.js';
 import { formatPod, goDuration } from './format.js';
@@ -371,6 +372,7 @@ export class PodWorkers {
           hostNetwork: !!pod.spec?.hostNetwork,
           hostname: pod.spec?.hostname ?? name,
           portMappings: podPortMappings(pod),
+          ...(pod.metadata?.labels?.[POD_GROUP_LABEL] ? { cpuGroup: `${namespace}/${pod.metadata.labels[POD_GROUP_LABEL]}` } : {}),
         });
         // Pods with their own network get the kubelet-managed /etc/hosts (upstream); host-network pods see the node's.
         if (st.sandbox.netnsPath) {
