@@ -240,10 +240,9 @@ async function removeCgroupDir(dir: string): Promise<void> {
 /**
  * The CPU cgroup shared by the containers of one gang on this node (the pods
  * of one PodGroup). Ranks of a distributed job wait on each other at every
- * collective; given a CPU cgroup each, the scheduler's fairness between
- * groups keeps the rank everyone waits for off the CPU while its peers spin,
- * and a 4-rank gloo job on 2 CPUs ran 1.7x slower than the same processes in
- * one group. In one group the gang still weighs what its members request
+ * collective, and scheduled as separate CPU cgroups they lose time at each:
+ * a 4-rank gloo job on 2 CPUs, each rank in a CPU cgroup of its own, ran
+ * 1.7x slower than the same processes in one. In one group the gang still weighs what its members request
  * together (the sum of their CPU requests), and is capped at the sum of their
  * limits when every member has one; between members CPU is shared per task
  * like processes started by hand. Memory limits, OOM kills and usage stay per
