@@ -78,6 +78,8 @@ export interface NodeDnsConfig {
   port?: number;
   metricsPort?: number;
   log: (msg: string) => void;
+  /** Informers shared with the rest of the node (default: its own, stopped with it). */
+  informers?: InformerFactory;
 }
 
 /** A node's cluster DNS server and its entry among the `kube-dns` endpoints. */
@@ -89,7 +91,7 @@ export class NodeDns {
   private republish?: NodeJS.Timeout;
 
   constructor(private readonly cfg: NodeDnsConfig) {
-    this.informers = new InformerFactory(cfg.client);
+    this.informers = cfg.informers ?? new InformerFactory(cfg.client);
     this.server = new ClusterDns({
       client: cfg.client,
       informers: this.informers,
@@ -122,7 +124,7 @@ export class NodeDns {
       await this.unpublish().catch((e) => this.cfg.log(`cluster DNS: withdrawing the kube-dns endpoint: ${(e as Error).message}`));
     }
     await this.server.stop();
-    this.informers.stop();
+    if (!this.cfg.informers) this.informers.stop();
   }
 
   private maybeRepublish(slice: any): void {

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:https';
@@ -305,6 +305,45 @@ describe('pods', () => {
     await client.create(R.configmaps, 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'later' }, data: { v: 'now' } });
     await eventually(async () => (await pod('needs-cm')).status.phase === 'Succeeded', 'Succeeded');
     assert.equal((await podLog('needs-cm')).body, 'now\n');
+  });
+
+  it('holds a pod that waits for a Service until one of its slices has a ready endpoint, then starts it', async () => {
+    // The container reads a file the test writes only just before the endpoint turns ready: an early start fails the pod.
+    const marker = join(dir, 'rendezvous-marker');
+    await createPod('worker', { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x', command: ['/bin/cat', marker] }] }, 'default', {
+      annotations: { 'kite.io/wait-for-service': 'master' },
+    });
+    const waiting = await eventually(async () => {
+      const x = await pod('worker');
+      return cs(x)?.state.waiting?.reason === 'ContainerCreating' && (await events('worker')).some((e) => e.reason === 'WaitingForRendezvous') && x;
+    }, 'the pod waiting for the rendezvous');
+    assert.equal(waiting.status.phase, 'Pending');
+    const slice = (name: string, service: string, ready: boolean) => ({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name, labels: { 'kubernetes.io/service-name': service } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['10.244.0.9'], conditions: { ready } }],
+    });
+    const SLICES = { group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices' };
+    // A ready endpoint of another Service, and a not-ready one of this Service, release nothing.
+    await client.create(SLICES, 'default', slice('other-abc', 'other', true));
+    const notReady = await client.create<any>(SLICES, 'default', slice('master-abc', 'master', false));
+    writeFileSync(marker, 'master is ready\n');
+    await client.update(SLICES, 'default', { ...notReady, endpoints: [{ addresses: ['10.244.0.9'], conditions: { ready: true } }] });
+    await eventually(async () => (await pod('worker')).status.phase === 'Succeeded', 'the worker Succeeded');
+    assert.equal((await podLog('worker')).body, 'master is ready\n');
+    const reasons = (await events('worker')).map((e) => `${e.reason}: ${e.message}`);
+    assert.deepEqual(
+      reasons.filter((r) => r.startsWith('WaitingForRendezvous') || r.startsWith('RendezvousReady')),
+      ['WaitingForRendezvous: Waiting for Service master to have a ready endpoint before starting containers', 'RendezvousReady: Service master has a ready endpoint'],
+    );
+    // A pod created once the endpoint is ready starts without waiting.
+    await createPod('late-worker', { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x', command: ['/bin/cat', marker] }] }, 'default', {
+      annotations: { 'kite.io/wait-for-service': 'master' },
+    });
+    await eventually(async () => (await pod('late-worker')).status.phase === 'Succeeded', 'the late worker Succeeded');
+    assert.equal((await events('late-worker')).some((e) => e.reason === 'WaitingForRendezvous'), false);
   });
 
   it('prepares configMap, secret, downwardAPI and emptyDir volumes and mounts them', async () => {

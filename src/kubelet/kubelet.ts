@@ -20,6 +20,9 @@ import { PodStreams } from './streaming/host.js';
 import { SummaryProvider } from './stats.js';
 import { deepEqual } from '../util/json.js';
 import { NodeDns } from '../dns/kubedns.js';
+import { InformerFactory } from '../client/factory.js';
+import { ENDPOINT_SLICES } from '../controllers/endpointsutil.js';
+import { RendezvousGate } from './rendezvous.js';
 import { defaultResolvConf, podDnsHook } from './dns.js';
 import { gatewayOf, parseCidr } from './runtime/network.js';
 import { NodeGpus } from './devices/gpus.js';
@@ -98,6 +101,8 @@ export class Kubelet {
   private readonly gpus?: NodeGpus;
   /** Logs of deleted training pods, kept for a while under `<dataDir>/retained-logs`. */
   private readonly retained: RetainedLogs;
+  /** Informers the node's parts share (EndpointSlices: cluster DNS and the rendezvous gate watch them once). */
+  private readonly informers: InformerFactory;
 
   constructor(private readonly cfg: KubeletConfig) {
     const now = cfg.clock ?? (() => new Date());
@@ -109,6 +114,7 @@ export class Kubelet {
       return machine.allocatable;
     };
     this.informer = new Informer(cfg.client, R.pods, { fieldSelector: `spec.nodeName=${cfg.nodeName}` });
+    this.informers = new InformerFactory(cfg.client);
     if (cfg.gpus) this.gpus = new NodeGpus({ ...cfg.gpus, dataDir: cfg.dataDir, client: cfg.client, pods: this.informer, log: cfg.log });
     const extendedResources = { ...cfg.extendedResources, ...this.gpus?.capacity() };
     this.stats = new SummaryProvider({ nodeName: cfg.nodeName, runtime: cfg.runtime, pods: this.informer });
@@ -128,6 +134,7 @@ export class Kubelet {
       log: cfg.log,
       devices: this.gpus,
       retainLogs: (pod, podDir) => this.retained.retain(pod, podDir),
+      rendezvous: new RendezvousGate(this.informers.informer(ENDPOINT_SLICES), (key) => this.workers.enqueue(key)),
       dns:
         cfg.dns &&
         podDnsHook({ ...cfg.dns, resolvConf: this.resolvConf, nodeIps: [cfg.nodeIp] }, (reason, msg) =>
@@ -164,6 +171,8 @@ export class Kubelet {
     this.retained.start();
     this.gpus?.start();
     if (cfg.dns?.serve) await this.startDns(cfg.dns);
+    // EndpointSlices for rendezvous readiness (the DNS server, when it runs, already started their informer).
+    await this.informers.start();
     let tls = cfg.streamingTls;
     if (!tls) {
       // Without cluster certificates the endpoint still runs, but no client can present a certificate it trusts.
@@ -205,6 +214,7 @@ export class Kubelet {
     if (this.started) await this.workers.stopAll();
     await this.nodeDns?.stop();
     this.nodeDns = undefined;
+    this.informers.stop();
     this.retained.stop();
     await this.cfg.runtime.stop();
     this.started = false;
@@ -236,6 +246,7 @@ export class Kubelet {
       port: dns.port,
       metricsPort: dns.metricsPort,
       log: cfg.log,
+      informers: this.informers,
     });
     try {
       await server.start();

@@ -27,6 +27,7 @@ import { StartError, type DeviceSpec, type RunningContainer, type Runtime, type 
 import { containerStatus, isKubeletCondition, isSidecar, mergeConditions, metaTime, podConditions, podPhase, shouldRestart, type ContainerProbeState, type ContainerRecord } from './status.js';
 import { containerMounts, prepareVolumes, VolumeError, type PreparedVolume } from './volumes.js';
 import { podPortMappings } from './portmappings.js';
+import { waitedService, type RendezvousGate } from './rendezvous.js';
 
 /** Crash-loop back-off bounds (upstream: 10 s doubling to 300 s). */
 export interface ContainerBackoff {
@@ -65,6 +66,8 @@ export interface PodWorkersConfig {
   };
   /** Called as a pod is forgotten, before its directory goes: may move its logs away to keep them (logs.ts RetainedLogs). */
   retainLogs?(pod: any, podDir: string): void;
+  /** Holds pods annotated with a Service to wait for until it has a ready endpoint (rendezvous.ts). */
+  rendezvous?: RendezvousGate;
 }
 
 /** The node agent's memory of one pod. */
@@ -109,6 +112,8 @@ interface PodState {
   postStartAbort?: AbortController;
   /** The last seen pod object. */
   pod: any;
+  /** Rendezvous readiness (rendezvous.ts): 'waiting' once the wait was announced, 'released' once the pod may start. */
+  rendezvous?: 'waiting' | 'released';
 }
 
 /** Why a container is killed (upstream containerKillReason: probe kills may use the probe's grace period). */
@@ -402,6 +407,7 @@ export class PodWorkers {
       }
     }
 
+    if (!(await this.rendezvousReady(key, st, pod))) return;
     if (!st.probed) {
       // upstream SyncPod: probe workers start with the pod and find each container once it runs.
       st.probed = true;
@@ -415,6 +421,27 @@ export class PodWorkers {
       this.cfg.devices?.release(st.uid);
       await this.removeSandbox(st);
     }
+  }
+
+  /**
+   * Whether the pod may start its containers (rendezvous.ts): a pod that names
+   * a Service to wait for starts once it has a ready endpoint; meanwhile its
+   * status shows containers not yet created. Only the first start waits.
+   */
+  private async rendezvousReady(key: string, st: PodState, pod: any): Promise<boolean> {
+    const service = waitedService(pod);
+    if (!service || !this.cfg.rendezvous || st.rendezvous === 'released') return true;
+    if (st.records.size > 0 || this.cfg.rendezvous.ready(key, st.namespace, service)) {
+      if (st.rendezvous === 'waiting') void this.cfg.recorder.event(pod, 'Normal', 'RendezvousReady', `Service ${service} has a ready endpoint`);
+      st.rendezvous = 'released';
+      return true;
+    }
+    if (st.rendezvous !== 'waiting') {
+      st.rendezvous = 'waiting';
+      void this.cfg.recorder.event(pod, 'Normal', 'WaitingForRendezvous', `Waiting for Service ${service} to have a ready endpoint before starting containers`);
+    }
+    await this.writeStatus(st, pod);
+    return false;
   }
 
   /** upstream rejectPod: a Warning event, and the pod Failed with the reason and "Pod was rejected: <message>". */
@@ -941,6 +968,7 @@ export class PodWorkers {
 
   private forget(key: string, st: PodState): void {
     this.probes.removePod(st.uid);
+    this.cfg.rendezvous?.forget(key);
     this.cfg.devices?.release(st.uid);
     this.images.forgetPod(st.uid);
     if (this.states.get(key) === st) this.states.delete(key);

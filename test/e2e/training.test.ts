@@ -32,8 +32,12 @@ n = int(os.environ["WORLD_SIZE"]) - 1
 for _ in range(n): s.accept()[0].close()
 print("rank", os.environ["RANK"], "of", os.environ["WORLD_SIZE"], "met", n, "workers", flush=True)`;
 
-/** A worker connects to MASTER_ADDR:MASTER_PORT (retrying while the master starts listening), then exits 0. */
+/** A worker says whether MASTER_ADDR resolved when it started, connects to MASTER_ADDR:MASTER_PORT (retrying while the master starts listening), then exits 0. */
 const WORKER = `import os, socket, time
+try:
+    socket.gethostbyname(os.environ["MASTER_ADDR"]); print("master resolved at start", flush=True)
+except OSError:
+    print("master not resolved at start", flush=True)
 for i in range(300):
     try:
         socket.create_connection((os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])), timeout=5).close(); break
@@ -78,6 +82,14 @@ test('a PyTorchJob runs a master and two workers that meet at MASTER_ADDR:MASTER
   assert.deepEqual(services, ['mnist-master-0 None', 'mnist-worker-0 None', 'mnist-worker-1 None']);
   assert.match(await server.k(['logs', '-n', 'train', 'mnist-master-0']), /rank 0 of 3 met 2 workers/);
   assert.match(await server.k(['logs', '-n', 'train', 'mnist-worker-1']), /rank 2 joined mnist-master-0/);
+  // Workers wait for the master's ready endpoint in the node agent, not in an init container of theirs.
+  const worker = JSON.parse(await server.k(['get', 'pod', '-n', 'train', 'mnist-worker-0', '-o', 'json']));
+  assert.equal(worker.metadata.annotations['kite.io/wait-for-service'], 'mnist-master-0');
+  assert.equal(worker.spec.initContainers, undefined);
+  const master = JSON.parse(await server.k(['get', 'pod', '-n', 'train', 'mnist-master-0', '-o', 'json']));
+  assert.equal(master.metadata.annotations?.['kite.io/wait-for-service'], undefined);
+  // So each worker started once the master's headless Service answered in cluster DNS (only ready endpoints do).
+  for (const name of ['mnist-worker-0', 'mnist-worker-1']) assert.match(await server.k(['logs', '-n', 'train', name]), /^master resolved at start$/m);
   const conditions = await server.k(['get', 'pytorchjob', '-n', 'train', 'mnist', '-o', 'jsonpath={range .status.conditions[*]}{.type}={.status}:{.reason}{"\\n"}{end}']);
   assert.deepEqual(conditions.trim().split('\n'), ['Created=True:PyTorchJobCreated', 'Running=False:PyTorchJobRunning', 'Succeeded=True:PyTorchJobSucceeded']);
 });

@@ -103,10 +103,11 @@ test('a PyTorchJob gets one pod and one headless Service per replica, labelled, 
     assert.deepEqual([envOf(w1).MASTER_ADDR, envOf(w1).MASTER_PORT, envOf(w1).WORLD_SIZE, envOf(w1).RANK], ['mnist-master-0', '23456', '3', '2']);
     assert.deepEqual(master.spec.containers[0].ports, [{ name: 'pytorchjob-port', containerPort: 23456, protocol: 'TCP' }]);
     // Workers wait for the Master's Service to have a ready endpoint; the Master waits for nobody.
-    assert.equal(master.spec.initContainers, undefined);
-    assert.equal(w0.spec.initContainers[0].name, 'init-pytorch');
-    assert.equal(w0.spec.initContainers[0].image, 'pytorch');
-    assert.match(w0.spec.initContainers[0].command.join(' '), /getent hosts mnist-master-0/);
+    assert.equal(master.metadata.annotations?.['kite.io/wait-for-service'], undefined);
+    assert.equal(w0.metadata.annotations['kite.io/wait-for-service'], 'mnist-master-0');
+    assert.equal(w1.metadata.annotations['kite.io/wait-for-service'], 'mnist-master-0');
+    // No init container of the operator's: the node agent holds the Workers (kubelet/rendezvous.ts).
+    assert.equal(w0.spec.initContainers, undefined);
 
     const services: any[] = await eventually(async () => {
       const items = (await c.client.list<any>(R.services, 'ml')).items.filter((s) => s.metadata.name.startsWith('mnist-'));

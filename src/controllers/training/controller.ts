@@ -13,16 +13,15 @@
  *
  * Rendezvous readiness. A PyTorch Worker must not start before its Master's
  * Service has a ready endpoint. Creating workers only once the master is
- * ready would need no init container, but it cannot coexist with gang
- * scheduling: the gang is placed only when every member pod exists, so a
- * master-first job would never be placed. Kite gangs multi-pod jobs, so all
- * pods are created together and each Worker pod gets upstream's
- * `init-pytorch` init container. Unlike upstream's (an extra image, an
- * `nslookup` loop that gives up after 100 tries) it runs the Worker's own
- * image and waits, without a try limit, until the Master's headless Service
- * name resolves — cluster DNS answers that name only with ready endpoints,
- * so it is exactly the master's readiness; the job's activeDeadlineSeconds
- * bounds the wait.
+ * ready cannot coexist with gang scheduling: the gang is placed only when
+ * every member pod exists, so a master-first job would never be placed. So
+ * all pods are created together, and instead of upstream's `init-pytorch`
+ * init container (an extra image running an `nslookup` loop that gives up
+ * after 100 tries) each Worker pod carries `kite.io/wait-for-service` naming
+ * the Master's Service: the node agent, which sees that Service's endpoints
+ * through its EndpointSlice watch, starts the Worker's containers as soon as
+ * the Master is ready — no DNS loop, no extra container, no polling delay.
+ * The job's activeDeadlineSeconds bounds the wait.
  */
 import { R, isStatus, type Client, type ResourceRef } from '../../client/client.js';
 import type { EventRecorder, EventSubject } from '../../client/events.js';
@@ -50,6 +49,7 @@ import {
 } from '../../api/kubeflow.js';
 import { ControllerExpectations, getControllerOf, jsonEqual, newControllerRef, rfc3339, type ObjectLike, type OwnerReference } from '../controllerutil.js';
 import { hasCondition, isFinished, setCondition } from './conditions.js';
+import { WAIT_FOR_SERVICE_ANNOTATION } from '../../kubelet/rendezvous.js';
 import { isMasterRole, isRetryableExitCode, rendezvousLeader, replicaName, setClusterSpec, statusChanges, totalReplicas, withDefaults } from './frameworks.js';
 
 /** upstream KubeflowJobsController: the runPolicy.managedBy value (or none) that this controller acts on. */
@@ -663,7 +663,8 @@ class JobSync {
     const podSpec: PodSpec = template.spec ?? { containers: [] };
     setClusterSpec(kind, this.job, podSpec, rtype, index);
     const leader = rendezvousLeader(kind, this.specs);
-    if (leader && rtype !== leader) podSpec.initContainers = [...(podSpec.initContainers ?? []), this.rendezvousContainer(podSpec, replicaName(name, leader, 0))];
+    const annotations: Record<string, string> = { ...(template.metadata?.annotations ?? {}) };
+    if (leader && rtype !== leader) annotations[WAIT_FOR_SERVICE_ANNOTATION] = replicaName(name, leader, 0);
     if (podSpec.restartPolicy) this.event('Warning', 'SetPodTemplateRestartPolicy', 'Restart policy in pod template will be overwritten by restart policy in replica spec');
     // upstream SetRestartPolicy: pods cannot say ExitCode; the controller recreates them instead.
     podSpec.restartPolicy = spec.restartPolicy === 'ExitCode' ? 'Never' : (spec.restartPolicy ?? 'Never');
@@ -679,7 +680,7 @@ class JobSync {
         name: podName,
         namespace: this.namespace,
         labels,
-        ...(template.metadata?.annotations ? { annotations: template.metadata.annotations } : {}),
+        ...(Object.keys(annotations).length ? { annotations } : {}),
         ...(template.metadata?.finalizers ? { finalizers: template.metadata.finalizers } : {}),
         ownerReferences: [newControllerRef(this.stored, API_VERSION, kind)],
       },
@@ -696,19 +697,6 @@ class JobSync {
       this.event('Warning', 'FailedCreatePod', `Error creating: ${(e as Error).message}`);
       throw e;
     }
-  }
-
-  /** The Worker's wait for the Master's Service to have a ready endpoint (see the file comment). */
-  private rendezvousContainer(podSpec: PodSpec, service: string): Container {
-    const info = TRAINING_KINDS[this.kind];
-    const main = podSpec.containers?.find((c) => c.name === info.defaultContainerName) ?? podSpec.containers?.[0];
-    return {
-      name: `init-${info.defaultContainerName}`,
-      image: main?.image ?? 'busybox',
-      ...(main?.imagePullPolicy ? { imagePullPolicy: main.imagePullPolicy } : {}),
-      command: ['sh', '-c', `until getent hosts ${service} >/dev/null; do sleep 1; done`],
-      resources: { limits: { cpu: '100m', memory: '20Mi' }, requests: { cpu: '50m', memory: '10Mi' } },
-    };
   }
 
   /** upstream ReconcileServices: one headless Service per replica, selecting exactly its pod, exposing the default container's ports. */

@@ -284,7 +284,7 @@ export function isMasterRole(kind: TrainingKind, specs: Readonly<Record<string, 
 /**
  * The replica whose Service the others rendezvous at, if the kind has one
  * the others must wait for: PyTorch's Master 0 (upstream gives its Workers
- * the `init-pytorch` container for this). Paddle's launcher and XGBoost's
+ * the `init-pytorch` container for this; Kite's node agent holds them). Paddle's launcher and XGBoost's
  * tracker clients retry by themselves; TF's servers do not need the chief first.
  */
 export function rendezvousLeader(kind: TrainingKind, specs: Readonly<Record<string, ReplicaSpec>>): string | undefined {
