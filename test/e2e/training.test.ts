@@ -122,6 +122,58 @@ spec:
   assert.equal(JSON.parse((await server.k(['logs', '-n', 'train', 'dist-ps-0'])).trim()).task.type, 'ps');
 });
 
+test('an XGBoostJob in the style of the operator\'s examples: the tracker on the Master, workers reach it with MASTER_* and WORKER_ADDRS, and it succeeds', async () => {
+  // As the operator's examples/xgboost manifests write it, with a stand-in for the training script.
+  const tracker = `import os, socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(os.environ["MASTER_PORT"]))); s.listen()
+ranks = sorted(int(s.accept()[0].makefile().readline()) for _ in range(int(os.environ["WORLD_SIZE"]) - 1))
+print("tracker rank", os.environ["RANK"], "heard ranks", ranks, "workers", os.environ["WORKER_ADDRS"], flush=True)`;
+  const worker = `import os, socket, time
+for i in range(300):
+    try:
+        c = socket.create_connection((os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])), timeout=5); break
+    except OSError:
+        time.sleep(0.1)
+c.sendall((os.environ["RANK"] + "\\n").encode()); c.close()
+print("worker rank", os.environ["RANK"], "of", os.environ["WORLD_SIZE"], flush=True)`;
+  const replica = (count: number, script: string) => `
+      replicas: ${count}
+      restartPolicy: Never
+      template:
+        spec:
+          containers:
+          - name: xgboost
+            image: docker.io/kubeflow/xgboost-dist-iris:latest
+            ports:
+            - containerPort: 9991
+              name: xgboostjob-port
+            imagePullPolicy: Always
+            command: ["python3", "-c", ${JSON.stringify(script)}]
+            args: ["--job_type=Train", "--xgboost_parameter=objective:multi:softprob,num_class:3", "--n_estimators=10", "--learning_rate=0.1"]`;
+  await server.k(['apply', '-f', '-'], `apiVersion: kubeflow.org/v1
+kind: XGBoostJob
+metadata:
+  name: xgboost-dist-iris-test-train
+  namespace: train
+spec:
+  xgbReplicaSpecs:
+    Master:${replica(1, tracker)}
+    Worker:${replica(2, worker)}
+`);
+  await server.k(['wait', '--for=condition=Succeeded', '-n', 'train', 'xgboostjob/xgboost-dist-iris-test-train', '--timeout=120s']);
+  assert.match(await server.k(['get', 'xgboostjobs', '-n', 'train']), /^xgboost-dist-iris-test-train\s+Succeeded\s+\d+s$/m);
+  assert.equal(
+    (await server.k(['logs', '-n', 'train', 'xgboost-dist-iris-test-train-master-0'])).trim(),
+    'tracker rank 0 heard ranks [1, 2] workers xgboost-dist-iris-test-train-worker-0,xgboost-dist-iris-test-train-worker-1',
+  );
+  assert.equal((await server.k(['logs', '-n', 'train', 'xgboost-dist-iris-test-train-worker-1'])).trim(), 'worker rank 2 of 3');
+  // The port the manifest names is the one MASTER_PORT carries.
+  const env = JSON.parse(await server.k(['get', 'pod', '-n', 'train', 'xgboost-dist-iris-test-train-worker-0', '-o', 'jsonpath={.spec.containers[0].env}']));
+  assert.equal(env.find((e: any) => e.name === 'MASTER_PORT').value, '9991');
+  assert.equal(env.find((e: any) => e.name === 'MASTER_ADDR').value, 'xgboost-dist-iris-test-train-master-0');
+});
+
 test('a worker that keeps failing under OnFailure fails the job once it passes backoffLimit', async () => {
   await server.k(['apply', '-f', '-'], pytorchJob('flaky', { workers: 1, workerCommand: ['sh', '-c', 'echo crash; exit 3'], masterCommand: ['python3', '-c', 'import time; time.sleep(600)'], runPolicy: '  runPolicy: {backoffLimit: 1}\n' }));
   await server.k(['wait', '--for=condition=Failed', '-n', 'train', 'pytorchjob/flaky', '--timeout=120s']);
