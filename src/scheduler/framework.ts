@@ -160,8 +160,11 @@ export interface FrameworkHandle {
   events?: EventRecorder;
   /** Calls `fn` for each pod Permit holds (upstream Handle.IterateOverWaitingPods). */
   iterateOverWaitingPods?(fn: (wp: WaitingPod) => void): void;
-  /** Retries these pending pods (`namespace/name` keys) now, honouring their backoff (upstream Handle.Activate, queueing-hint style). */
-  activate?(keys: Iterable<string>): void;
+  /**
+   * Retries these pending pods (`namespace/name` keys) now, honouring their backoff unless `withoutBackoff`
+   * (upstream Handle.Activate, queueing-hint style; without backoff as for pods released from PreEnqueue).
+   */
+  activate?(keys: Iterable<string>, withoutBackoff?: boolean): void;
   /** How many times the queue has retried unschedulable pods on a cluster change so far (upstream's moveRequestCycle). */
   moveRequests?(): number;
 }

@@ -63,6 +63,33 @@ test('an unschedulable pod waits for a cluster change, then honours its backoff'
   }
 });
 
+test('activation without backoff takes waiting pods straight to the active heap, also one still in flight', async () => {
+  const clock = manualClock();
+  const q = new SchedulingQueue({ clock });
+  try {
+    q.add(pod('first'));
+    q.add(pod('second'));
+    const first = (await q.pop())!;
+    const second = (await q.pop())!;
+    q.requeue(first, true);
+    // With backoff honoured, the waiting pod would sit out its second in backoff.
+    q.activate(['d/first']);
+    assert.deepEqual(q.stats(), { active: 0, backoff: 1, unschedulable: 0, inFlight: 1 });
+    // Without: active at once, from backoff; the pod in flight follows when its attempt ends.
+    q.activate(['d/first', 'd/second'], true);
+    assert.deepEqual(q.stats(), { active: 1, backoff: 0, unschedulable: 0, inFlight: 1 });
+    q.requeue(second, true);
+    assert.deepEqual(q.stats(), { active: 2, backoff: 0, unschedulable: 0, inFlight: 0 });
+    assert.deepEqual([(await q.pop())!.podInfo.key, (await q.pop())!.podInfo.key].sort(), ['d/first', 'd/second']);
+    // The backoff heap's stale entry for the first pod is not served again.
+    clock.advance(10_000);
+    q.flushBackoffCompleted();
+    assert.deepEqual(q.stats(), { active: 0, backoff: 0, unschedulable: 0, inFlight: 2 });
+  } finally {
+    q.close();
+  }
+});
+
 test('a status-only update leaves an unschedulable pod waiting; a spec change retries it', async () => {
   const clock = manualClock();
   const q = new SchedulingQueue({ clock });

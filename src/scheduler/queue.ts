@@ -117,6 +117,8 @@ export class SchedulingQueue {
   private backoffTimerAt = Infinity;
   private readonly flushTimer: NodeJS.Timeout;
   private moves = 0;
+  /** Pods in flight that an activation without backoff asked for: their requeue goes to the active heap. */
+  private readonly activateOnRequeue = new Set<string>();
 
   constructor(opts: QueueOptions = {}) {
     this.clock = opts.clock ?? { now: () => Date.now() };
@@ -298,16 +300,19 @@ export class SchedulingQueue {
     const key = qp.podInfo.key;
     const latest = this.inFlight.get(key);
     this.inFlight.delete(key);
+    const activate = this.activateOnRequeue.delete(key);
     if (latest === null || this.closed || this.where(key)) return;
     const now = this.clock.now();
     const next: QueuedPodInfo = { ...qp, lastFailure: now, timestamp: now, podInfo: latest && latest !== qp.podInfo.pod ? newPodInfo(latest) : qp.podInfo };
-    if (rejected) this.unschedulable.set(key, next);
+    if (activate) this.toActive(next);
+    else if (rejected) this.unschedulable.set(key, next);
     else this.toBackoff(next);
   }
 
   /** The attempt of a popped pod ended (bound, or given up). */
   done(key: string): void {
     this.inFlight.delete(key);
+    this.activateOnRequeue.delete(key);
   }
 
   /**
@@ -330,12 +335,25 @@ export class SchedulingQueue {
    * Retries these unschedulable pods (by `namespace/name`), honouring their
    * backoff — what a queueing hint does for the pods one event concerns
    * (e.g. a new member of a pod's gang). Pods elsewhere in the queue stay.
+   * `withoutBackoff`: straight to the active heap, also from backoff (pods
+   * that were waiting for the event, not failing).
    */
-  activate(keys: Iterable<string>): void {
+  activate(keys: Iterable<string>, withoutBackoff = false): void {
     const due: QueuedPodInfo[] = [];
     for (const k of keys) {
-      const qp = this.unschedulable.get(k);
-      if (qp) due.push(qp);
+      let qp = this.unschedulable.get(k);
+      if (!qp && withoutBackoff && this.backoffKeys.has(k)) {
+        qp = this.backoffKeys.get(k)!;
+        // The stale heap entry is skipped once its key is gone (peekLive).
+        this.backoffKeys.delete(k);
+      }
+      // In flight now: it goes back to the active heap when its attempt ends (upstream replays in-flight events).
+      if (!qp && withoutBackoff && this.inFlight.has(k)) this.activateOnRequeue.add(k);
+      if (!qp) continue;
+      if (withoutBackoff) {
+        this.unschedulable.delete(k);
+        this.toActive(qp);
+      } else due.push(qp);
     }
     this.move(due);
   }

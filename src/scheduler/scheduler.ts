@@ -151,7 +151,7 @@ export class Scheduler {
       informers: config.informers,
       events: config.events,
       iterateOverWaitingPods: (fn) => this.framework.iterateOverWaitingPods(fn),
-      activate: (keys) => this.queue.activate(keys),
+      activate: (keys, withoutBackoff) => this.queue.activate(keys, withoutBackoff),
       moveRequests: () => this.queue.moveRequests,
     });
     this.queue = new SchedulingQueue({ ...config.queue, clock: this.clock, less: this.framework.queueSort() });

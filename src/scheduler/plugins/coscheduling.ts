@@ -232,7 +232,11 @@ export class Coscheduling implements Plugin {
     else {
       // A new member may complete the group: its turned-away siblings try again (upstream registers Pod Add).
       this.failures.delete(g);
-      this.retry(g);
+      // Once it is complete, at once: members turned away only for missing siblings were waiting, not failing
+      // (upstream's coscheduling keeps such pods out of the queue at PreEnqueue, where no backoff applies).
+      const [ns, name] = g.split('/') as [string, string];
+      const minMember = this.groups?.get(ns, name)?.spec?.minMember;
+      this.retry(g, minMember !== undefined && set.size === minMember);
     }
   }
 
@@ -245,9 +249,9 @@ export class Coscheduling implements Plugin {
     if (p.spec?.nodeName) this.unassign(g, p.metadata?.name ?? '');
   }
 
-  private retry(group: string): void {
+  private retry(group: string, withoutBackoff = false): void {
     const set = this.members.get(group);
-    if (set?.size) this.handle.activate?.(set);
+    if (set?.size) this.handle.activate?.(set, withoutBackoff);
   }
 
   private assign(group: string, name: string): void {
