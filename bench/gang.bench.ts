@@ -9,10 +9,15 @@
  * Every gang must end up bound whole: a gang with some but not all members
  * bound fails the run.
  *
- *   npm run build && node dist/bench/gang.bench.js [--nodes 1000] [--gangs 500] [--size 8] [--concurrency 20]
+ *   npm run build && node dist/bench/gang.bench.js [--nodes 1000] [--gangs 500] [--size 8] [--concurrency 20] [--cpu-prof FILE]
+ *
+ * `--cpu-prof FILE` writes a V8 CPU profile of the measured window only (first
+ * create to last binding) for `dist/bench/cpuprofile-top.js`.
  */
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { Session } from 'node:inspector/promises';
+import { writeFileSync } from 'node:fs';
 import { MemoryBackend } from '../src/storage/memory.js';
 import { Registry } from '../src/apiserver/registry/registry.js';
 import { CustomResources } from '../src/apiserver/customresources.js';
@@ -76,6 +81,21 @@ async function awaitBound(client: Client, total: number): Promise<{ done: () => 
   };
 }
 
+/** Starts the V8 profiler in this process; stop() gives the profile. */
+async function startProfile(): Promise<{ stop: () => Promise<unknown> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    stop: async () => {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      return profile;
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -83,6 +103,7 @@ async function main(): Promise<void> {
       gangs: { type: 'string', default: '500' },
       size: { type: 'string', default: '8' },
       concurrency: { type: 'string', default: '20' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const nodes = Number(values.nodes);
@@ -112,6 +133,7 @@ async function main(): Promise<void> {
   await scheduler.start();
 
   const { done, perGang } = await awaitBound(client, gangs * size);
+  const profiler = values['cpu-prof'] ? await startProfile() : undefined;
   const cpu0 = process.cpuUsage();
   t = performance.now();
   await pool(gangs, concurrency, async (g) => {
@@ -121,6 +143,7 @@ async function main(): Promise<void> {
   const created = performance.now();
   const end = await done();
   const cpu = process.cpuUsage(cpu0);
+  if (profiler) writeFileSync(values['cpu-prof']!, JSON.stringify(await profiler.stop()));
   const seconds = (end - t) / 1000;
   const rate = gangs / seconds;
   const partial = [...perGang.values()].filter((n) => n !== size).length;

@@ -3,7 +3,7 @@
  * resource) assigns a pending Pod to a node, as upstream's BindingREST does —
  * it is how a scheduler places pods. Nothing is stored but the Pod's update.
  */
-import { ApiError, errors, field } from '../../api/errors.js';
+import { errors, field } from '../../api/errors.js';
 import type { Store } from './store.js';
 import type { RequestContext } from './strategy.js';
 
@@ -20,27 +20,44 @@ export async function bindPod(pods: Store, ctx: RequestContext, binding: any): P
   if (!target.name) errs.push(field.required('target.name', ''));
   if (errs.length) throw errors.invalid('', 'Binding', name, errs);
   const q = { group: '', resource: 'pods/binding' };
-  for (let attempt = 0; ; attempt++) {
-    const pod = await pods.get(ctx.namespace, name);
-    if (pod.metadata.deletionTimestamp) {
-      throw errors.conflict(q, name, `pod ${name} is being deleted, cannot be assigned to a host`);
+  const uid: string | undefined = binding.metadata?.uid || undefined;
+  const rv: string | undefined = binding.metadata?.resourceVersion || undefined;
+  const annotations = binding.metadata?.annotations;
+  const time = ctx.now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // One storage-level write of spec.nodeName, the annotations and the PodScheduled condition (upstream setPodNodeAndMetadata).
+  await pods.guaranteedUpdateStored(ctx, name, (pod) => {
+    const meta = pod.metadata;
+    if (uid && uid !== meta.uid) {
+      throw errors.conflict({ group: '', resource: 'pods' }, name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${meta.uid}`);
     }
-    if (pod.spec?.nodeName) {
-      throw errors.conflict(q, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
+    if (rv && rv !== meta.resourceVersion) {
+      throw errors.conflict(
+        { group: '', resource: 'pods' },
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${rv}, ResourceVersion in object meta: ${meta.resourceVersion}`,
+      );
     }
-    pod.spec.nodeName = target.name;
-    if (binding.metadata?.annotations) {
-      pod.metadata.annotations = { ...(pod.metadata.annotations ?? {}), ...binding.metadata.annotations };
-    }
-    const conditions = (pod.status?.conditions ?? []).filter((c: any) => c.type !== 'PodScheduled');
-    conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: ctx.now.toISOString().replace(/\.\d{3}Z$/, 'Z') });
-    pod.status = { ...(pod.status ?? {}), conditions };
-    try {
-      // One conditional write of spec.nodeName and the PodScheduled condition (upstream assignPod).
-      await pods.update(ctx, name, pod, 'binding');
-      return;    } catch (e) {
-      if (e instanceof ApiError && e.code === 409 && attempt < 5) continue;
-      throw e;
-    }
-  }
+    if (meta.deletionTimestamp) throw errors.conflict(q, name, `pod ${name} is being deleted, cannot be assigned to a host`);
+    if (pod.spec?.nodeName) throw errors.conflict(q, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
+    if (pod.spec?.schedulingGates?.length) throw errors.conflict(q, name, `pod ${name} has non-empty .spec.schedulingGates`);
+    return {
+      ...pod,
+      metadata: annotations ? { ...meta, annotations: { ...(meta.annotations ?? {}), ...annotations } } : meta,
+      spec: { ...pod.spec, nodeName: target.name },
+      status: { ...(pod.status ?? {}), conditions: scheduledConditions(pod.status?.conditions ?? [], time) },
+    };
+  });
+}
+
+/**
+ * The conditions with PodScheduled set to True (upstream UpdatePodCondition):
+ * an existing PodScheduled condition is replaced where it stands, keeping its
+ * transition time if it was True already; otherwise it is appended.
+ */
+function scheduledConditions(conditions: any[], time: string): any[] {
+  const cond = { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: time };
+  const i = conditions.findIndex((c) => c?.type === 'PodScheduled');
+  if (i < 0) return [...conditions, cond];
+  if (conditions[i].status === 'True' && conditions[i].lastTransitionTime) cond.lastTransitionTime = conditions[i].lastTransitionTime;
+  return conditions.map((c, j) => (j === i ? cond : c));
 }

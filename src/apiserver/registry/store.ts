@@ -719,6 +719,36 @@ export class Store {
     }
   }
 
+  /**
+   * A read-modify-write at the storage level, as upstream's
+   * `Storage.GuaranteedUpdate` used by the server for its own writes (a pod's
+   * binding): `mutate` gets the stored object, read-only, and returns the next
+   * stored form built beside it (sharing unchanged parts is fine); no
+   * defaulting, validation, strategy or field-manager step runs. Retries when
+   * the object changed in between; returns the stored object.
+   */
+  async guaranteedUpdateStored(ctx: RequestContext, name: string, mutate: (cur: any) => any): Promise<any> {
+    const key = this.key(ctx.namespace, name);
+    for (let attempt = 0; ; attempt++) {
+      await this.caches.fresh();
+      const cur = this.cache.items.get(key);
+      if (!cur) throw this.notFound(name);
+      const built = mutate(cur.obj);
+      // Its own top level and metadata: the resourceVersion is set on them below.
+      const next = { ...built, metadata: { ...built.metadata } };
+      if (ctx.dryRun) return next;
+      try {
+        const kv = await this.backend.update(key, encode(next), cur.rev);
+        next.metadata.resourceVersion = String(kv.modRevision);
+        return next;
+      } catch (e) {
+        if (e instanceof RevisionMismatchError && attempt < 20) continue;
+        if (e instanceof KeyNotFoundError) throw this.notFound(name);
+        throw e;
+      }
+    }
+  }
+
   /** Applies update rules to `next`; returns `old` itself when nothing changes. */
   private prepareUpdate(ctx: RequestContext, next: any, old: any, subresource: string, managedByApply: boolean): any {
     next.metadata ??= {};
