@@ -196,9 +196,23 @@ function interpretSuffix(s: string): { base: 2 | 10; exponent: number; format: Q
   return undefined;
 }
 
+/** Quantities parsed lately, by their text: a cluster's requests repeat a few values ("1", "4Gi"), and Quantity is immutable. */
+const recentlyParsed = new Map<string, Quantity>();
+const RECENTLY_PARSED_MAX = 1024;
+
 /** Parses a quantity string (or a JSON number) exactly as resource.ParseQuantity; throws Error with upstream's text when invalid. */
 export function parseQuantity(input: string | number): Quantity {
   const str = typeof input === 'number' ? String(input) : input;
+  let q = recentlyParsed.get(str);
+  if (q === undefined) {
+    q = parseQuantityText(str);
+    if (recentlyParsed.size >= RECENTLY_PARSED_MAX) recentlyParsed.clear();
+    recentlyParsed.set(str, q);
+  }
+  return q;
+}
+
+function parseQuantityText(str: string): Quantity {
   if (str.length === 0) throw new Error(ERR_FORMAT_WRONG);
   if (str === '0') return Quantity.fromNanos(0n, 'DecimalSI', '0');
   const { positive, num, denom, suffix } = scan(str);

@@ -126,8 +126,15 @@ export function generateName(base: string): string {
 
 /** RFC 3339 with second precision, as metav1.Time serializes. */
 export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // Every write stamps times to the second; most writes fall in the second before.
+  const second = Math.floor(d.getTime() / 1000);
+  if (second !== lastStamp.second) {
+    lastStamp.text = new Date(second * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    lastStamp.second = second;
+  }
+  return lastStamp.text;
 }
+const lastStamp = { second: NaN, text: '' };
 
 /** Serializes an object for storage: resourceVersion is the key's revision, not data. */
 function encode(obj: any): string {
